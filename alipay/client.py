@@ -1,0 +1,197 @@
+"""Async client for Alipay's open-platform gateway: page-pay URLs and server-to-server calls.
+
+Signing uses ``alipay.signer`` (pycryptodome), HTTP uses Tornado's AsyncHTTPClient.
+An instance holds only immutable configuration and parsed keys, so one per process is fine.
+"""
+import asyncio
+import json
+import logging
+from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
+from urllib.parse import quote_plus, urlencode
+from zoneinfo import ZoneInfo
+
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
+from tornado.iostream import StreamClosedError
+
+from . import signer
+
+log = logging.getLogger(__name__)
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+CENT = Decimal("0.01")
+MAX_AMOUNT = Decimal("100000000.00")
+
+CODE_SUCCESS = "10000"
+CODE_UNKNOWN_ERROR = "20000"  # "service temporarily unavailable": worth retrying
+
+
+class AlipayError(Exception):
+    """The gateway could not give a trustworthy answer: network failure after retries,
+    unverifiable response, or code 20000 after retries. ``response`` holds what was seen."""
+
+    def __init__(self, message, response=None):
+        super().__init__(message)
+        self.response = response
+
+
+def shanghai_time(moment=None):
+    """``yyyy-MM-dd HH:mm:ss`` in Asia/Shanghai. Naive datetimes are UTC (the service stores UTC)."""
+    if moment is None:
+        moment = datetime.now(timezone.utc)
+    elif moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(SHANGHAI).strftime(TIME_FORMAT)
+
+
+def format_amount(amount):
+    """A Decimal (or int / decimal string) as Alipay's 2-decimal string. Floats are refused,
+    and so are sub-cent values: silently rounding money hides bugs upstream."""
+    if isinstance(amount, float):
+        raise TypeError("amounts must be Decimal, not float")
+    try:
+        value = Decimal(amount)
+    except (InvalidOperation, TypeError, ValueError):
+        raise ValueError("not an amount: %r" % (amount,)) from None
+    cents = value.quantize(CENT)
+    if cents != value:
+        raise ValueError("amount has more than 2 decimals: %s" % amount)
+    if not CENT <= cents <= MAX_AMOUNT:
+        raise ValueError("amount out of Alipay's range 0.01 .. 100000000.00: %s" % amount)
+    return str(cents)
+
+
+def _compact_json(value):
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+class AlipayClient:
+    def __init__(self, *, app_id, app_private_key, alipay_public_key, gateway,
+                 timeout=5.0, retries=2, retry_delay=0.2, seller_id=None):
+        self.app_id = app_id
+        self.gateway = gateway
+        self.timeout = timeout
+        self.retries = retries
+        self.retry_delay = retry_delay
+        self.seller_id = seller_id
+        # Parsed once; the pycryptodome scheme objects are stateless and reusable.
+        self._signing = signer.signing_scheme(signer.load_private_key(app_private_key))
+        self._verifying = signer.verifying_scheme(signer.load_public_key(alipay_public_key))
+
+    @classmethod
+    def from_files(cls, app_id, app_private_key_path, alipay_public_key_path, gateway, **kw):
+        """Keys from files: merchant private key (PEM), Alipay public key (PEM or bare base64)."""
+        return cls(app_id=app_id,
+                   app_private_key=signer.load_private_key_file(app_private_key_path),
+                   alipay_public_key=signer.load_public_key_file(alipay_public_key_path),
+                   gateway=gateway, **kw)
+
+    # --- requests -----------------------------------------------------------------------
+
+    def _signed_params(self, method, biz_content, **extra):
+        params = {
+            "app_id": self.app_id,
+            "method": method,
+            "format": "JSON",
+            "charset": "utf-8",
+            "sign_type": "RSA2",
+            "timestamp": shanghai_time(),
+            "version": "1.0",
+            # The exact string signed is the one sent.
+            "biz_content": _compact_json({k: v for k, v in biz_content.items() if v not in (None, "")}),
+        }
+        params.update({k: v for k, v in extra.items() if v not in (None, "")})
+        return signer.sign_request(params, self._signing)
+
+    def page_pay_url(self, *, out_trade_no, total_amount, subject, time_expire, notify_url, return_url):
+        """The cashier URL to send the buyer's browser to (alipay.trade.page.pay).
+
+        Synchronous and CPU-bound (~1 ms of RSA); the caller decides where to run it.
+        """
+        biz = {
+            "out_trade_no": out_trade_no,
+            "total_amount": format_amount(total_amount),
+            "subject": subject,
+            "product_code": "FAST_INSTANT_TRADE_PAY",
+            "time_expire": shanghai_time(time_expire),
+        }
+        params = self._signed_params("alipay.trade.page.pay", biz,
+                                     notify_url=notify_url, return_url=return_url)
+        return self.gateway + "?" + urlencode(params, quote_via=quote_plus)
+
+    async def trade_query(self, out_trade_no):
+        return await self._call("alipay.trade.query", {"out_trade_no": out_trade_no})
+
+    async def trade_close(self, out_trade_no):
+        return await self._call("alipay.trade.close", {"out_trade_no": out_trade_no})
+
+    async def trade_refund(self, out_trade_no, refund_amount, out_request_no, refund_reason=None):
+        return await self._call("alipay.trade.refund", {
+            "out_trade_no": out_trade_no,
+            "refund_amount": format_amount(refund_amount),
+            "out_request_no": out_request_no,
+            "refund_reason": refund_reason,
+        })
+
+    async def refund_query(self, out_trade_no, out_request_no):
+        return await self._call("alipay.trade.fastpay.refund.query", {
+            "out_trade_no": out_trade_no,
+            "out_request_no": out_request_no,
+        })
+
+    def verify_callback(self, params):
+        """Verify a return or notify (raw str values) with Alipay's public key."""
+        return signer.verify_callback(params, self._verifying)
+
+    # --- transport ----------------------------------------------------------------------
+
+    async def _call(self, method, biz_content):
+        """The verified ``_response`` dict. Business failures (e.g. 40004) are returned;
+        only untrustworthy or unreachable answers raise AlipayError."""
+        last_problem = None
+        for attempt in range(self.retries + 1):
+            if attempt:
+                await asyncio.sleep(self.retry_delay)
+            # Re-signed on each attempt: the timestamp must stay fresh.
+            params = self._signed_params(method, biz_content)
+            try:
+                body = await self._post(params)
+            except _Retryable as problem:
+                last_problem = str(problem)
+                log.warning("alipay %s attempt %d: %s", method, attempt + 1, problem)
+                continue
+            content = self._read_response(body, method)
+            if str(content.get("code")) == CODE_UNKNOWN_ERROR:
+                last_problem = "code 20000: %s" % (content.get("sub_msg") or content.get("msg"))
+                log.warning("alipay %s attempt %d: %s", method, attempt + 1, last_problem)
+                continue
+            return content
+        raise AlipayError("alipay %s failed after %d attempts: %s"
+                          % (method, self.retries + 1, last_problem))
+
+    async def _post(self, params):
+        request = HTTPRequest(
+            self.gateway, method="POST",
+            headers={"Content-Type": "application/x-www-form-urlencoded;charset=utf-8"},
+            body=urlencode(params), connect_timeout=self.timeout, request_timeout=self.timeout)
+        try:
+            response = await AsyncHTTPClient().fetch(request, raise_error=False)
+        except (OSError, StreamClosedError, HTTPClientError) as error:
+            raise _Retryable("network: %s" % error) from error
+        if response.code >= 500 or response.code == 599:
+            raise _Retryable("HTTP %d" % response.code)
+        return response.body
+
+    def _read_response(self, body, method):
+        content = signer.verify_response(body, method, self._verifying)
+        if content is not None:
+            return content
+        failure = signer.unsigned_failure(body, method)
+        if failure is not None:
+            return failure  # unsigned: trusted only as "failed"
+        raise AlipayError("unverifiable alipay %s response" % method, response=body)
+
+
+class _Retryable(Exception):
+    pass

@@ -1,0 +1,196 @@
+"""MariaDB access: the aiomysql pool, named SQL queries from sql/*.sql, migrations, transactions.
+
+Every query lives as SQL in sql/; aiosql loads them by name (`-- name: get_order^`). aiosql has
+no aiomysql adapter, so `AioMySQLAdapter` below is the small one it needs: each statement runs
+through its own DictCursor.
+"""
+import asyncio
+import logging
+import re
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import aiomysql
+import aiosql
+import pymysql
+from aiosql.adapters.apyformat import AsyncPyFormatAdapter
+
+log = logging.getLogger("dadashop.db")
+
+SQL_DIR = Path(__file__).resolve().parent / "sql"
+MIGRATIONS_DIR = SQL_DIR / "migrations"
+
+# MySQL errors worth retrying a whole transaction for: deadlock, lock wait timeout.
+RETRYABLE_ERRORS = {1213, 1205}
+DUPLICATE_KEY = 1062
+
+
+class AioMySQLAdapter(AsyncPyFormatAdapter):
+    """aiosql driver adapter for aiomysql connections; rows come back as dicts."""
+
+    async def select(self, conn, query_name, sql, parameters, record_class=None):
+        async with conn.cursor(aiomysql.DictCursor) as cur:
+            await cur.execute(sql, parameters)
+            for row in await cur.fetchall():
+                yield row
+
+    async def select_one(self, conn, query_name, sql, parameters, record_class=None):
+        async with conn.cursor(aiomysql.DictCursor) as cur:
+            await cur.execute(sql, parameters)
+            return await cur.fetchone()
+
+    async def select_value(self, conn, query_name, sql, parameters):
+        async with conn.cursor() as cur:
+            await cur.execute(sql, parameters)
+            row = await cur.fetchone()
+            return row[0] if row else None
+
+    async def insert_update_delete(self, conn, query_name, sql, parameters):
+        async with conn.cursor() as cur:
+            return await cur.execute(sql, parameters)
+
+    async def insert_update_delete_many(self, conn, query_name, sql, parameters):
+        async with conn.cursor() as cur:
+            return await cur.executemany(sql, parameters)
+
+    async def insert_returning(self, conn, query_name, sql, parameters):
+        """`<!` queries: an INSERT whose AUTO_INCREMENT id we want."""
+        async with conn.cursor() as cur:
+            await cur.execute(sql, parameters)
+            return cur.lastrowid
+
+    async def execute_script(self, conn, sql):
+        async with conn.cursor() as cur:
+            await cur.execute(sql)
+        return "DONE"
+
+
+aiosql.register_adapter("aiomysql", AioMySQLAdapter)
+
+# All named queries, e.g. `await Q.get_user_by_name(conn, username=...)`.
+Q = aiosql.from_path(SQL_DIR, "aiomysql", mandatory_parameters=False)
+
+
+async def rows(gen):
+    """Collect an aiosql SELECT (an async generator) into a list."""
+    return [row async for row in gen]
+
+
+def connect_kwargs(target):
+    return dict(host=target.host, port=target.port, user=target.user, password=target.password,
+                db=target.db, charset="utf8mb4", autocommit=True,
+                # UTC everywhere in the database, whatever the server's zone
+                init_command="SET time_zone='+00:00'")
+
+
+async def create_pool(target, *, maxsize=20, minsize=1):
+    return await aiomysql.create_pool(minsize=minsize, maxsize=maxsize, pool_recycle=3600,
+                                      **connect_kwargs(target))
+
+
+def ensure_database(target):
+    """Create the configured database if it does not exist (synchronous, at start)."""
+    conn = pymysql.connect(host=target.host, port=target.port, user=target.user,
+                           password=target.password, charset="utf8mb4")
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"CREATE DATABASE IF NOT EXISTS `{_identifier(target.db)}` "
+                        "CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+    finally:
+        conn.close()
+
+
+def _identifier(name):
+    if not re.fullmatch(r"[A-Za-z0-9_]+", name):
+        raise ValueError(f"unsafe database name {name!r}")
+    return name
+
+
+def migration_files():
+    """The migrations in order: sql/migrations/NNNN_description.sql."""
+    found = []
+    for path in sorted(MIGRATIONS_DIR.glob("*.sql")):
+        match = re.match(r"(\d+)_", path.name)
+        if match:
+            found.append((int(match.group(1)), path))
+    return found
+
+
+def split_statements(text):
+    """Split a migration into statements on `;` at line ends (our migrations hold no procedures)."""
+    text = "\n".join(line for line in text.splitlines() if not line.strip().startswith("--"))
+    return [s.strip() for s in re.split(r";\s*(?:\n|$)", text) if s.strip()]
+
+
+def apply_migrations(target):
+    """Apply every migration not yet recorded in schema_version, each once, in order.
+
+    Synchronous (PyMySQL), run once at start before the server forks. A named lock keeps two
+    servers starting at once from applying the same migration twice.
+    """
+    ensure_database(target)
+    conn = pymysql.connect(host=target.host, port=target.port, user=target.user, password=target.password,
+                           database=target.db, charset="utf8mb4", autocommit=True)
+    applied_now = []
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT GET_LOCK(%s, 60)", (f"dadashop_migrate_{target.db}",))
+            cur.execute("""CREATE TABLE IF NOT EXISTS schema_version (
+                               version INT UNSIGNED NOT NULL PRIMARY KEY,
+                               name VARCHAR(200) NOT NULL,
+                               applied_time DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP
+                           ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4""")
+            cur.execute("SELECT version FROM schema_version")
+            done = {row[0] for row in cur.fetchall()}
+            for version, path in migration_files():
+                if version in done:
+                    continue
+                log.info("applying migration %s", path.name)
+                # MariaDB commits DDL implicitly, so a migration is written to be re-runnable
+                # (IF NOT EXISTS) in case a crash stops it half way.
+                for statement in split_statements(path.read_text(encoding="utf-8")):
+                    cur.execute(statement)
+                cur.execute("INSERT INTO schema_version (version, name) VALUES (%s, %s)", (version, path.name))
+                applied_now.append(path.name)
+            cur.execute("SELECT RELEASE_LOCK(%s)", (f"dadashop_migrate_{target.db}",))
+    finally:
+        conn.close()
+    return applied_now
+
+
+@asynccontextmanager
+async def transaction(pool):
+    """A connection with an open transaction: committed on success, rolled back on any error."""
+    async with pool.acquire() as conn:
+        await conn.begin()
+        try:
+            yield conn
+        except BaseException:
+            await conn.rollback()
+            raise
+        else:
+            await conn.commit()
+
+
+def is_retryable(exc):
+    return isinstance(exc, pymysql.err.OperationalError) and exc.args and exc.args[0] in RETRYABLE_ERRORS
+
+
+def is_duplicate_key(exc):
+    return isinstance(exc, pymysql.err.IntegrityError) and exc.args and exc.args[0] == DUPLICATE_KEY
+
+
+async def run_transaction(pool, work, *, attempts=5):
+    """Run `await work(conn)` in a transaction; retry it whole on a deadlock or lock wait timeout.
+
+    The buyer never sees a deadlock: after `attempts` tries the last error propagates (a 500).
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            async with transaction(pool) as conn:
+                return await work(conn)
+        except pymysql.err.OperationalError as exc:
+            if not is_retryable(exc) or attempt == attempts:
+                raise
+            log.info("transaction retry %d after MySQL error %s", attempt, exc.args[0])
+            await asyncio.sleep(0.005 * attempt)

@@ -1,0 +1,5 @@
+from handlers.base import BaseHandler
+
+
+class ShipOrderHandler(BaseHandler):
+    pass

@@ -1,0 +1,181 @@
+"""What every handler shares, written once: the JSON envelope, the HTTP-status policy, body and
+parameter parsing, the token check, and the one place where unexpected errors become a 500."""
+import functools
+import json
+import logging
+import uuid
+
+import tornado.web
+
+from store.auth import read_token
+from store.errors import BusinessError, bad_params
+
+log = logging.getLogger("dadashop.http")
+
+LOGIN_REQUIRED = 403  # the contract's body code for "please log in" (HTTP 401)
+
+
+def authenticated(method):
+    """Resolve the `authorization` token to `self.user` ({id, username}) before the method runs."""
+    @functools.wraps(method)
+    async def wrapper(self, *args, **kwargs):
+        self.user = await self.authenticate()
+        return await method(self, *args, **kwargs)
+    return wrapper
+
+
+class BaseHandler(tornado.web.RequestHandler):
+    user = None
+    _counted = False
+
+    # ---- requests in flight, so that a graceful shutdown can wait for them
+    def prepare(self):
+        self.application.in_flight += 1
+        self._counted = True
+
+    def on_finish(self):
+        if self._counted:
+            self.application.in_flight -= 1
+            self._counted = False
+
+    # ---- shared resources of the process (opened at start by server.py)
+    @property
+    def config(self):
+        return self.application.config
+
+    @property
+    def db(self):
+        return self.application.db
+
+    @property
+    def redis(self):
+        return self.application.redis
+
+    # ---- the envelope
+    def set_default_headers(self):
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.set_header("Cache-Control", "no-store")
+
+    def reply(self, payload: dict, status=200):
+        self.set_status(status)
+        self.finish(json.dumps(payload, ensure_ascii=False, separators=(",", ":")))
+
+    def ok(self, data=None, **extra):
+        payload = {"code": 200}
+        if data is not None:
+            payload["data"] = data
+        payload.update(extra)
+        self.reply(payload)
+
+    def write_error(self, status_code, **kwargs):
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, BusinessError):
+            payload = {"code": exc.code, "errmsg": exc.errmsg}
+            if exc.data is not None:
+                payload["data"] = exc.data
+            self.reply(payload, exc.http_status)
+        elif status_code >= 500:
+            # the traceback went to the log under this id (log_exception); the body only points at it
+            self.reply({"code": 500, "errmsg": "服务器内部错误, 请稍后重试",
+                        "request_id": getattr(self, "request_id", None)}, status_code)
+        else:
+            reason = self._reason
+            if isinstance(exc, tornado.web.HTTPError) and exc.log_message and status_code == 400:
+                reason = exc.log_message % exc.args if exc.args else exc.log_message
+            self.reply({"code": status_code, "errmsg": reason}, status_code)
+
+    def log_exception(self, typ, value, tb):
+        if isinstance(value, BusinessError):
+            return
+        if isinstance(value, tornado.web.HTTPError):
+            return super().log_exception(typ, value, tb)
+        self.request_id = uuid.uuid4().hex[:16]
+        log.error("request %s failed: %s %s", self.request_id, self.request.method, self.request.uri,
+                  exc_info=(typ, value, tb))
+
+    # ---- authentication
+    async def authenticate(self) -> dict:
+        header = self.request.headers.get("authorization", "").strip()
+        if header[:7].lower() == "bearer ":
+            header = header[7:].strip()
+        username = read_token(header, self.config.jwt_secret) if header else None
+        if username is None:
+            raise BusinessError(LOGIN_REQUIRED, "请登录", http_status=401)
+        user_id = await self.application.user_id_of(username)
+        if user_id is None:
+            raise BusinessError(LOGIN_REQUIRED, "请登录", http_status=401)
+        return {"id": user_id, "username": username}
+
+    def check_own_username(self, username):
+        """Paths that name a user (`/v1/users/<username>/...`) are for that user's own token only."""
+        if username != self.user["username"]:
+            raise BusinessError(LOGIN_REQUIRED, "无权访问其他用户的数据", http_status=403)
+
+    # ---- parsing
+    def json_body(self) -> dict:
+        if not hasattr(self, "_json_body"):
+            try:
+                body = json.loads(self.request.body or b"{}")
+            except (ValueError, UnicodeDecodeError):
+                raise bad_params("请求体不是合法的JSON") from None
+            if not isinstance(body, dict):
+                raise bad_params("请求体必须是JSON对象")
+            self._json_body = body
+        return self._json_body
+
+    def body_int(self, name, **kw):
+        return int_param(self.json_body().get(name), name, **kw)
+
+    def body_str(self, name, **kw):
+        return str_param(self.json_body().get(name), name, **kw)
+
+    def query_int(self, name, **kw):
+        return int_param(self.get_query_argument(name, None), name, **kw)
+
+    def query_str(self, name, **kw):
+        return str_param(self.get_query_argument(name, None), name, **kw)
+
+
+def int_param(value, name, *, required=True, default=None, minimum=None, maximum=None):
+    """An integer parameter: a JSON integer or a string of digits (the original pages send both)."""
+    if value is None or value == "":
+        if required:
+            raise bad_params(f"缺少参数 {name}")
+        return default
+    if isinstance(value, bool):
+        raise bad_params(f"参数 {name} 必须是整数")
+    if isinstance(value, str):
+        text = value.strip()
+        if not (text.isascii() and text.lstrip("-").isdigit()) or len(text) > 18:
+            raise bad_params(f"参数 {name} 必须是整数")
+        value = int(text)
+    elif not isinstance(value, int):
+        raise bad_params(f"参数 {name} 必须是整数")
+    if minimum is not None and value < minimum:
+        raise bad_params(f"参数 {name} 不能小于 {minimum}")
+    if maximum is not None and value > maximum:
+        raise bad_params(f"参数 {name} 不能大于 {maximum}")
+    return value
+
+
+def str_param(value, name, *, required=True, default=None, max_length=255, min_length=1, pattern=None):
+    if value is None or (isinstance(value, str) and value.strip() == ""):
+        if required:
+            raise bad_params(f"缺少参数 {name}")
+        return default
+    if not isinstance(value, str):
+        raise bad_params(f"参数 {name} 必须是字符串")
+    value = value.strip()
+    if not (min_length <= len(value) <= max_length):
+        raise bad_params(f"参数 {name} 长度应在 {min_length} 到 {max_length} 之间")
+    if pattern is not None and not pattern.fullmatch(value):
+        raise bad_params(f"参数 {name} 格式不正确")
+    return value
+
+
+class NotFoundHandler(BaseHandler):
+    """Unknown URLs get the JSON envelope too."""
+
+    def prepare(self):
+        raise tornado.web.HTTPError(404)
+

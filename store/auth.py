@@ -1,0 +1,56 @@
+"""Passwords (scrypt, salted, slow on purpose) and login tokens (JWT HS256)."""
+import asyncio
+import base64
+import hashlib
+import hmac
+import os
+import time
+
+import jwt
+
+# scrypt cost: ~16 MiB and tens of milliseconds per hash, run off the event loop.
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2 ** 14, 8, 1
+TOKEN_LIFETIME = 24 * 3600
+
+
+def hash_password(password: str) -> str:
+    salt = os.urandom(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P)
+    return "scrypt${}${}${}${}${}".format(SCRYPT_N, SCRYPT_R, SCRYPT_P,
+                                         base64.b64encode(salt).decode(), base64.b64encode(digest).decode())
+
+
+def check_password(password: str, stored: str) -> bool:
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        expected = base64.b64decode(digest)
+        actual = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p),
+                                dklen=len(expected))
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(actual, expected)
+
+
+async def hash_password_async(password):
+    # hashlib.scrypt releases the GIL: a thread keeps the event loop serving meanwhile
+    return await asyncio.get_running_loop().run_in_executor(None, hash_password, password)
+
+
+async def check_password_async(password, stored):
+    return await asyncio.get_running_loop().run_in_executor(None, check_password, password, stored)
+
+
+def make_token(username: str, secret: str, lifetime: int = TOKEN_LIFETIME) -> str:
+    return jwt.encode({"username": username, "exp": int(time.time()) + lifetime}, secret, algorithm="HS256")
+
+
+def read_token(token: str, secret: str) -> str | None:
+    """The username in a valid, unexpired token; None for anything else."""
+    try:
+        payload = jwt.decode(token, secret, algorithms=["HS256"], options={"require": ["exp"]})
+    except jwt.PyJWTError:
+        return None
+    username = payload.get("username")
+    return username if isinstance(username, str) and username else None
