@@ -25,29 +25,50 @@ RETRYABLE_ERRORS = {1213, 1205}
 DUPLICATE_KEY = 1062
 
 
+def expand_lists(sql, parameters):
+    """`WHERE id IN :ids` with a list or tuple: one placeholder per element.
+
+    PyMySQL no longer escapes sequences itself; this keeps `IN :ids` readable in the .sql files
+    while every value still goes through the driver's escaping.
+    """
+    if not isinstance(parameters, dict) or not any(isinstance(v, (list, tuple)) for v in parameters.values()):
+        return sql, parameters
+    flat = {}
+    for name, value in parameters.items():
+        if isinstance(value, (list, tuple)):
+            if not value:
+                raise ValueError(f"empty list for IN parameter {name}")
+            names = [f"{name}__{i}" for i in range(len(value))]
+            flat.update(zip(names, value))
+            sql = sql.replace(f"%({name})s", "(" + ", ".join(f"%({n})s" for n in names) + ")")
+        else:
+            flat[name] = value
+    return sql, flat
+
+
 class AioMySQLAdapter(AsyncPyFormatAdapter):
     """aiosql driver adapter for aiomysql connections; rows come back as dicts."""
 
     async def select(self, conn, query_name, sql, parameters, record_class=None):
         async with conn.cursor(aiomysql.DictCursor) as cur:
-            await cur.execute(sql, parameters)
+            await cur.execute(*expand_lists(sql, parameters))
             for row in await cur.fetchall():
                 yield row
 
     async def select_one(self, conn, query_name, sql, parameters, record_class=None):
         async with conn.cursor(aiomysql.DictCursor) as cur:
-            await cur.execute(sql, parameters)
+            await cur.execute(*expand_lists(sql, parameters))
             return await cur.fetchone()
 
     async def select_value(self, conn, query_name, sql, parameters):
         async with conn.cursor() as cur:
-            await cur.execute(sql, parameters)
+            await cur.execute(*expand_lists(sql, parameters))
             row = await cur.fetchone()
             return row[0] if row else None
 
     async def insert_update_delete(self, conn, query_name, sql, parameters):
         async with conn.cursor() as cur:
-            return await cur.execute(sql, parameters)
+            return await cur.execute(*expand_lists(sql, parameters))
 
     async def insert_update_delete_many(self, conn, query_name, sql, parameters):
         async with conn.cursor() as cur:
@@ -56,7 +77,7 @@ class AioMySQLAdapter(AsyncPyFormatAdapter):
     async def insert_returning(self, conn, query_name, sql, parameters):
         """`<!` queries: an INSERT whose AUTO_INCREMENT id we want."""
         async with conn.cursor() as cur:
-            await cur.execute(sql, parameters)
+            await cur.execute(*expand_lists(sql, parameters))
             return cur.lastrowid
 
     async def execute_script(self, conn, sql):

@@ -1,2 +1,73 @@
+"""The demo store: `python server.py --demo` loads it when the catalog is empty.
+
+About 20 SKUs over a few SPUs with sale attributes (颜色/尺寸/容量), images the project ships
+(static/images/*.svg, drawn by scripts/make_demo_images.py), and a demo buyer with an address.
+"""
+import logging
+from decimal import Decimal
+
+import db
+from db import Q
+from store.auth import hash_password
+
+log = logging.getLogger("dadashop.demo")
+
+DEMO_USER, DEMO_PASSWORD = "demo", "demo12345"
+
+# (spu name, caption, [attribute names], [(attribute values, price, stock, image)])
+CATALOG = [
+    ("纯棉T恤", "100%新疆长绒棉, 透气舒适", ["颜色", "尺寸"], [
+        (("红色", "M"), "59.00", 50, "tshirt_red.svg"), (("红色", "L"), "59.00", 50, "tshirt_red.svg"),
+        (("白色", "M"), "59.00", 80, "tshirt_white.svg"), (("白色", "L"), "59.00", 80, "tshirt_white.svg"),
+        (("黑色", "M"), "65.00", 30, "tshirt_black.svg"), (("黑色", "L"), "65.00", 30, "tshirt_black.svg"),
+    ]),
+    ("轻薄笔记本电脑", "全天续航, 1.2kg", ["颜色", "尺寸"], [
+        (("银色", "13寸"), "4999.00", 20, "laptop_silver.svg"), (("银色", "15寸"), "5999.00", 15, "laptop_silver.svg"),
+        (("深空灰", "13寸"), "4999.00", 20, "laptop_gray.svg"), (("深空灰", "15寸"), "5999.00", 10, "laptop_gray.svg"),
+    ]),
+    ("红袖添香双肩包", "防泼水, 可放15寸电脑", ["颜色", "尺寸"], [
+        (("红色", "15寸"), "199.00", 40, "bag_red.svg"), (("蓝色", "15寸"), "199.00", 40, "bag_blue.svg"),
+        (("黑色", "15寸"), "209.00", 40, "bag_black.svg"),
+    ]),
+    ("真空保温杯", "12小时保温", ["颜色", "容量"], [
+        (("白色", "350ml"), "89.00", 60, "cup_white.svg"), (("白色", "500ml"), "99.00", 60, "cup_white.svg"),
+        (("粉色", "350ml"), "89.00", 60, "cup_pink.svg"), (("粉色", "500ml"), "99.00", 60, "cup_pink.svg"),
+        (("绿色", "350ml"), "89.00", 60, "cup_green.svg"), (("绿色", "500ml"), "99.00", 60, "cup_green.svg"),
+    ]),
+    ("静音无线鼠标", "限量款, 库存紧张", ["颜色"], [
+        (("黑色",), "129.00", 3, "mouse_black.svg"),
+    ]),
+]
+
+
+async def load_catalog(conn, catalog=CATALOG):
+    for spu_name, caption, attr_names, skus in catalog:
+        spu_id = await Q.create_spu(conn, name=spu_name, caption=caption)
+        attr_ids = [await Q.create_spu_sale_attr(conn, spu_id=spu_id, name=name, sort=i)
+                    for i, name in enumerate(attr_names)]
+        for values, price, stock, image in skus:
+            sku_id = await Q.create_sku(conn, spu_id=spu_id, name=f"{spu_name} {' '.join(values)}", caption=caption,
+                                        price=Decimal(price), stock=stock, is_launched=1, default_image_url=image)
+            for attr_id, value in zip(attr_ids, values):
+                await Q.create_sale_attr_value(conn, sku_id=sku_id, spu_sale_attr_id=attr_id, name=value)
+
+
 async def load(config):
-    pass
+    pool = await db.create_pool(config.mysql, maxsize=2)
+    try:
+        async with db.transaction(pool) as conn:
+            if await Q.count_skus(conn):
+                log.info("demo: the catalog is not empty, nothing loaded")
+            else:
+                await load_catalog(conn)
+                log.info("demo: loaded %d SKUs", sum(len(entry[3]) for entry in CATALOG))
+            if await Q.get_user_by_name(conn, username=DEMO_USER) is None:
+                user_id = await Q.create_user(conn, username=DEMO_USER, password_hash=hash_password(DEMO_PASSWORD),
+                                              email="demo@example.com", phone="13600000000")
+                await Q.add_address(conn, user_id=user_id, receiver="达达", receiver_mobile="13600000000",
+                                    address="北京市东城区珍贝大厦 8层", postcode="100010", tag="公司", is_default=1)
+    finally:
+        pool.close()
+        await pool.wait_closed()
+    print(f"\n  Demo store ready: open http://127.0.0.1:{config.port}/ and log in as "
+          f"{DEMO_USER} / {DEMO_PASSWORD}\n", flush=True)
