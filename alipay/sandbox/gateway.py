@@ -136,16 +136,19 @@ def call_method(state, method, params):
         return {"code": "10000", "msg": "Success", "trade_no": trade.trade_no, "out_trade_no": out_trade_no,
                 "buyer_logon_id": trade.buyer_logon_id, "buyer_user_id": trade.buyer_id,
                 "fund_change": fund_change, "refund_fee": money(trade.refunded_amount),
-                "gmt_refund_pay": alipay_time(refund.gmt_refund), "send_back_fee": money(refund.refund_amount)}
+                "gmt_refund_pay": alipay_time(refund.gmt_refund),
+                "send_back_fee": money(refund.refund_amount)}
     if method == "alipay.trade.fastpay.refund.query":
         out_request_no = _required(biz, "out_request_no")
         trade = trades.require(out_trade_no)
-        content = {"code": "10000", "msg": "Success", "trade_no": trade.trade_no, "out_trade_no": out_trade_no}
+        content = {"code": "10000", "msg": "Success", "trade_no": trade.trade_no,
+                   "out_trade_no": out_trade_no}
         refund = trade.refunds.get(out_request_no)
         if refund is not None:  # Alipay: an answer without refund fields means "no such refund"
             content.update({"out_request_no": out_request_no, "refund_amount": money(refund.refund_amount),
                             "total_amount": money(trade.total_amount), "refund_status": "REFUND_SUCCESS",
-                            "refund_reason": refund.refund_reason, "gmt_refund_pay": alipay_time(refund.gmt_refund)})
+                            "refund_reason": refund.refund_reason,
+                            "gmt_refund_pay": alipay_time(refund.gmt_refund)})
         return {k: v for k, v in content.items() if v is not None}
     raise _invalid("isv.invalid-method", "不存在的方法名")
 
@@ -157,7 +160,8 @@ def _query_content(trade):
     if trade.gmt_payment:
         content.update({"buyer_logon_id": trade.buyer_logon_id, "buyer_user_id": trade.buyer_id,
                         "buyer_user_name": BUYER_NAME, "buyer_pay_amount": money(trade.total_amount),
-                        "receipt_amount": money(trade.total_amount), "invoice_amount": money(trade.total_amount),
+                        "receipt_amount": money(trade.total_amount),
+                        "invoice_amount": money(trade.total_amount),
                         "point_amount": "0.00", "send_pay_date": alipay_time(trade.gmt_payment)})
     else:
         content.update({"buyer_pay_amount": "0.00", "receipt_amount": "0.00", "point_amount": "0.00"})
@@ -199,7 +203,8 @@ def notify_params(state, trade, notify_id, trade_status=None, refund=None, **ove
         "version": "1.0", "sign_type": "RSA2", "trade_no": trade.trade_no, "out_trade_no": trade.out_trade_no,
         "buyer_id": trade.buyer_id, "buyer_logon_id": trade.buyer_logon_id, "seller_id": state.seller_id,
         "seller_email": state.seller_email, "trade_status": trade_status or trade.status,
-        "total_amount": amount, "receipt_amount": amount, "invoice_amount": amount, "buyer_pay_amount": amount,
+        "total_amount": amount, "receipt_amount": amount, "invoice_amount": amount,
+        "buyer_pay_amount": amount,
         "point_amount": "0.00", "subject": trade.subject, "body": trade.body,
         "gmt_create": alipay_time(trade.gmt_create), "gmt_payment": alipay_time(trade.gmt_payment),
         "gmt_close": alipay_time(trade.gmt_close) if trade.status == TRADE_CLOSED else None,
@@ -214,4 +219,3 @@ def notify_params(state, trade, notify_id, trade_status=None, refund=None, **ove
     params.update(overrides)
     params = {k: v for k, v in params.items() if v not in (None, "")}
     return signer.sign_callback(params, state.alipay_signing)
-
