@@ -160,7 +160,7 @@ def apply_migrations(target):
                                version INT UNSIGNED NOT NULL PRIMARY KEY,
                                name VARCHAR(200) NOT NULL,
                                applied_time DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP
-                           ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4""")
+                           ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci""")
             cur.execute("SELECT version FROM schema_version")
             done = {row[0] for row in cur.fetchall()}
             for version, path in migration_files():

@@ -254,6 +254,8 @@ def _top_level_members(body):
         i = _skip_ws(body, end)
         if i < len(body) and body[i] == ",":
             i = _skip_ws(body, i + 1)
+    if i >= len(body):
+        raise ValueError("truncated object")
     return members
 
 
