@@ -78,7 +78,8 @@ class _ReceiverHandler(tornado.web.RequestHandler):
 async def start_notify_receiver(answers=(), host="127.0.0.1"):
     receiver = NotifyReceiver(answers)
     sockets = bind_sockets(0, host)
-    receiver._server = HTTPServer(tornado.web.Application([(r"/notify", _ReceiverHandler)], receiver=receiver))
+    app = tornado.web.Application([(r"/notify", _ReceiverHandler)], receiver=receiver)
+    receiver._server = HTTPServer(app)
     receiver._server.add_sockets(sockets)
     receiver.url = "http://%s:%d/notify" % (host, sockets[0].getsockname()[1])
     return receiver
