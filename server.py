@@ -30,7 +30,7 @@ from handlers.admin import ShipOrderHandler
 from handlers.base import NotFoundHandler
 from handlers.carts import CartHandler
 from handlers.goods import SkuHandler, SkuListHandler
-from handlers.orders import OrderProcessingHandler
+from handlers.orders import OrderProcessingHandler, PayLinkHandler
 from handlers.payments import PaymentResultHandler
 from handlers.users import TokensHandler, UsersHandler
 
@@ -60,6 +60,7 @@ class App(tornado.web.Application):
             (rf"/v1/carts/{USERNAME}/?", CartHandler),
             (r"/v1/orders/processing/?", OrderProcessingHandler),
             (r"/v1/orders/success/?", PaymentResultHandler),
+            (r"/v1/orders/([A-Za-z0-9_]{1,64})/alipay", PayLinkHandler),
             (r"/v1/admin/orders/([A-Za-z0-9_]{1,64})/ship/?", ShipOrderHandler),
             (r"/", tornado.web.RedirectHandler, {"url": "/static/index.html"}),
         ]

@@ -178,4 +178,3 @@ class NotFoundHandler(BaseHandler):
 
     def prepare(self):
         raise tornado.web.HTTPError(404)
-

@@ -80,5 +80,3 @@ class CartHandler(BaseHandler):
                          "sku_sale_attr_name": sku["attr_names"], "sku_sale_attr_val": sku["attr_vals"]})
         data.sort(key=lambda entry: entry["id"])
         self.ok(data)
-
-

@@ -103,6 +103,7 @@ CREATE TABLE IF NOT EXISTS order_info (
     UNIQUE KEY uq_order_info_order_id (order_id),
     UNIQUE KEY uq_order_info_idempotency (user_id, idempotency_key),
     UNIQUE KEY uq_order_info_trade_no (trade_no),
+    KEY ix_order_info_user (user_id, id),
     KEY ix_order_info_user_status (user_id, status, id),
     KEY ix_order_info_status_deadline (status, pay_deadline),
     CONSTRAINT ck_order_info_status CHECK (status BETWEEN 1 AND 5),

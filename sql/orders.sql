@@ -1,0 +1,92 @@
+-- Orders: creation, the status machine, listing.
+-- Every status change is a conditional UPDATE: the affected-row count says who won.
+
+-- name: insert_order!
+INSERT INTO order_info (order_id, user_id, address_id, receiver, receiver_mobile, address, tag, status,
+                        total_count, total_amount, freight, idempotency_key, created_time, pay_deadline)
+VALUES (:order_id, :user_id, :address_id, :receiver, :receiver_mobile, :address, :tag, 1,
+        :total_count, :total_amount, :freight, :idempotency_key, :created_time, :pay_deadline);
+
+-- name: insert_order_lines*!
+INSERT INTO order_goods (order_id, sku_id, count, price) VALUES (%s, %s, %s, %s);
+
+-- name: deduct_stock!
+-- The only way stock goes down: never below zero, never for an off-shelf SKU.
+UPDATE sku SET stock = stock - :count, sales = sales + :count
+WHERE id = :sku_id AND stock >= :count AND is_launched = 1;
+
+-- name: return_stock!
+UPDATE sku SET stock = stock + :count, sales = sales - :count
+WHERE id = :sku_id AND sales >= :count;
+
+-- name: get_sku_stock$
+SELECT stock FROM sku WHERE id = :sku_id;
+
+-- name: get_order_by_idempotency_key^
+SELECT order_id, user_id, status, total_amount, pay_deadline
+FROM order_info WHERE user_id = :user_id AND idempotency_key = :idempotency_key;
+
+-- name: get_own_order^
+SELECT order_id, user_id, status, total_amount, freight, pay_deadline, trade_no
+FROM order_info WHERE order_id = :order_id AND user_id = :user_id;
+
+-- name: get_order^
+SELECT order_id, user_id, status, total_amount, freight, pay_deadline, trade_no, paid_time, closed_time,
+       close_reason, pay_started_time
+FROM order_info WHERE order_id = :order_id;
+
+-- name: get_order_lines
+SELECT sku_id, count, price FROM order_goods WHERE order_id = :order_id ORDER BY sku_id;
+
+-- name: count_orders$
+SELECT COUNT(*) FROM order_info WHERE user_id = :user_id;
+
+-- name: count_orders_in_status$
+SELECT COUNT(*) FROM order_info WHERE user_id = :user_id AND status = :status;
+
+-- name: list_orders
+SELECT order_id, status, total_count, total_amount, freight, created_time,
+       receiver, receiver_mobile, address, tag
+FROM order_info
+WHERE user_id = :user_id
+ORDER BY id DESC
+LIMIT :limit OFFSET :offset;
+
+-- name: list_orders_in_status
+SELECT order_id, status, total_count, total_amount, freight, created_time,
+       receiver, receiver_mobile, address, tag
+FROM order_info
+WHERE user_id = :user_id AND status = :status
+ORDER BY id DESC
+LIMIT :limit OFFSET :offset;
+
+-- name: get_lines_of_orders
+-- All lines of one page of orders, with what the list shows of each SKU, in one query.
+SELECT og.order_id, og.sku_id, og.count, og.price, sku.name, sku.default_image_url
+FROM order_goods og
+JOIN sku ON sku.id = og.sku_id
+WHERE og.order_id IN :order_ids
+ORDER BY og.order_id, og.sku_id;
+
+-- name: mark_received!
+UPDATE order_info SET status = 4, received_time = :now
+WHERE order_id = :order_id AND user_id = :user_id AND status = 3;
+
+-- name: mark_shipped!
+UPDATE order_info SET status = 3, shipped_time = :now
+WHERE order_id = :order_id AND status = 2;
+
+-- name: mark_closed!
+-- 1 -> 5 (cancelled by the buyer, or unpaid past the deadline); the caller returns the stock
+-- in the same transaction.
+UPDATE order_info SET status = 5, closed_time = :now, close_reason = :reason
+WHERE order_id = :order_id AND status = 1;
+
+-- name: mark_paid!
+-- 1 -> 2 on a verified Alipay statement of the right amount.
+UPDATE order_info SET status = 2, trade_no = :trade_no, paid_time = :paid_time
+WHERE order_id = :order_id AND status = 1;
+
+-- name: mark_pay_started!
+UPDATE order_info SET pay_started_time = COALESCE(pay_started_time, :now)
+WHERE order_id = :order_id AND status = 1;

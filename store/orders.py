@@ -1,0 +1,325 @@
+"""The order module's work: settle items, create orders under contention, list, and move orders
+through the status machine. Plain async functions over a pool or connection; handlers and
+background jobs call them.
+"""
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from db import Q, is_duplicate_key, rows, run_transaction
+from store import cart
+from store.catalog import load_skus
+from store.errors import (BAD_ADDRESS, BAD_STATUS, IN_PROGRESS, NO_ADDRESS, NOTHING_TO_SETTLE, ORDER_NOT_FOUND,
+                          OUT_OF_STOCK, BusinessError)
+from store.money import money
+
+log = logging.getLogger("dadashop.orders")
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+AWAITING_PAYMENT, AWAITING_SHIPMENT, AWAITING_RECEIPT, COMPLETED, CLOSED = 1, 2, 3, 4, 5
+SELLER_NAME = "达达商城"
+MAX_BUY_NUM = cart.MAX_COUNT_PER_ITEM
+IN_PROGRESS_TTL = 30  # seconds an idempotency key stays "in progress" if its request dies
+
+
+def utcnow() -> datetime:
+    """Naive UTC, as stored in the database."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def shanghai_time_text(moment: datetime) -> str:
+    return moment.replace(tzinfo=timezone.utc).astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def new_order_id(user_id: int) -> str:
+    """Unique and valid as Alipay's out_trade_no: Shanghai time, the buyer, and 40 random bits.
+
+    The UNIQUE key on order_info.order_id backs it: a collision is retried, never merged.
+    """
+    stamp = datetime.now(SHANGHAI).strftime("%Y%m%d%H%M%S")
+    return f"{stamp}{user_id % 1_000_000:06d}{secrets.token_hex(5)}"
+
+
+@dataclass(frozen=True)
+class Line:
+    sku_id: int
+    count: int
+    price: Decimal
+    name: str
+    image: str
+    attr_names: list
+    attr_vals: list
+
+    @property
+    def amount(self) -> Decimal:
+        return self.price * self.count
+
+    def json(self):
+        return {"id": self.sku_id, "name": self.name, "default_image_url": self.image,
+                "price": money(self.price), "count": self.count, "total_amount": money(self.amount),
+                "sku_sale_attr_names": self.attr_names, "sku_sale_attr_vals": self.attr_vals}
+
+
+class OutOfStock(Exception):
+    def __init__(self, sku_id):
+        super().__init__(sku_id)
+        self.sku_id = sku_id
+
+
+# ---------------------------------------------------------------- settling (confirm and create)
+
+async def settle_lines(conn, redis, user_id, settlement_type, sku_id=None, buy_num=None) -> list:
+    """The lines a buyer is about to order, at today's prices, sorted by SKU id.
+
+    settlement_type 0: the cart's selected items; 1: buy now (`sku_id` × `buy_num`).
+    Anything that cannot be ordered is a 50101 naming it.
+    """
+    if settlement_type == 0:
+        wanted = {sid: item["count"] for sid, item in (await cart.read_cart(redis, user_id)).items()
+                  if item["selected"]}
+        if not wanted:
+            raise BusinessError(NOTHING_TO_SETTLE, "购物车中没有选中的商品")
+    else:
+        if sku_id is None or buy_num is None:
+            raise BusinessError(NOTHING_TO_SETTLE, "立即购买需要 sku_id 和 buy_num")
+        wanted = {sku_id: buy_num}
+    for sid, count in wanted.items():
+        if not 1 <= count <= MAX_BUY_NUM:
+            raise BusinessError(NOTHING_TO_SETTLE, f"商品[{sid}]的购买数量应在1到{MAX_BUY_NUM}之间")
+    skus = await load_skus(conn, wanted)
+    lines = []
+    for sid in sorted(wanted):
+        sku = skus.get(sid)
+        if sku is None or not sku["is_launched"]:
+            raise BusinessError(NOTHING_TO_SETTLE, f"商品[{sid}]不存在或已下架")
+        lines.append(Line(sid, wanted[sid], sku["price"], sku["name"], sku["default_image_url"],
+                          sku["attr_names"], sku["attr_vals"]))
+    return lines
+
+
+def totals(lines, freight):
+    goods = sum((line.amount for line in lines), Decimal("0"))
+    return {"total_count": sum(line.count for line in lines), "total_amount": goods,
+            "transit": freight, "payment_amount": goods + freight}
+
+
+def address_for_confirm(row):
+    return {"id": row["id"], "name": row["receiver"], "mobile": row["receiver_mobile"], "title": row["tag"],
+            "address": row["address"], "is_default": bool(row["is_default"])}
+
+
+async def confirm(pool, redis, user_id, freight, settlement_type, sku_id=None, buy_num=None):
+    """GET status=0: the addresses (default first) and what would be ordered, with totals."""
+    async with pool.acquire() as conn:
+        addresses = await rows(Q.list_addresses(conn, user_id=user_id))
+        lines = await settle_lines(conn, redis, user_id, settlement_type, sku_id, buy_num)
+    sums = totals(lines, freight)
+    data = {"addresses": [address_for_confirm(a) for a in addresses], "sku_list": [line.json() for line in lines],
+            "total_count": sums["total_count"], "total_amount": money(sums["total_amount"]),
+            "transit": money(freight), "payment_amount": money(sums["payment_amount"])}
+    if not addresses:
+        raise BusinessError(NO_ADDRESS, "请先添加收货地址", data=data)
+    return data
+
+
+async def create_order(pool, redis, *, user_id, address_id, settlement_type, freight, timeout,
+                       sku_id=None, buy_num=None, idempotency_key=None) -> dict:
+    """POST status=0. Returns the order row (order_id, total_amount, pay_deadline).
+
+    Everything that can be read is read before the transaction; inside it the stock rows are
+    locked in ascending SKU id order and held only until COMMIT.
+    """
+    if idempotency_key:
+        async with pool.acquire() as conn:
+            existing = await Q.get_order_by_idempotency_key(conn, user_id=user_id, idempotency_key=idempotency_key)
+        if existing:
+            return existing
+        lock_key = f"order_submit:{user_id}:{idempotency_key}"
+        if not await redis.set(lock_key, "1", nx=True, ex=IN_PROGRESS_TTL):
+            async with pool.acquire() as conn:
+                existing = await Q.get_order_by_idempotency_key(conn, user_id=user_id,
+                                                                idempotency_key=idempotency_key)
+            if existing:
+                return existing
+            raise BusinessError(IN_PROGRESS, "订单正在提交中, 请勿重复提交")
+        try:
+            return await _create_order(pool, redis, user_id, address_id, settlement_type, freight, timeout,
+                                       sku_id, buy_num, idempotency_key)
+        finally:
+            await redis.delete(lock_key)
+    return await _create_order(pool, redis, user_id, address_id, settlement_type, freight, timeout,
+                               sku_id, buy_num, None)
+
+
+async def _create_order(pool, redis, user_id, address_id, settlement_type, freight, timeout, sku_id, buy_num,
+                        idempotency_key):
+    async with pool.acquire() as conn:
+        address = await Q.get_alive_address(conn, address_id=address_id, user_id=user_id)
+        if address is None:
+            raise BusinessError(BAD_ADDRESS, "收货地址无效")
+        lines = await settle_lines(conn, redis, user_id, settlement_type, sku_id, buy_num)
+    sums = totals(lines, freight)
+    now = utcnow()
+    order = {
+        "order_id": new_order_id(user_id), "user_id": user_id, "address_id": address["id"],
+        "receiver": address["receiver"], "receiver_mobile": address["receiver_mobile"],
+        "address": address["address"], "tag": address["tag"], "total_count": sums["total_count"],
+        "total_amount": sums["payment_amount"], "freight": freight, "idempotency_key": idempotency_key,
+        "created_time": now, "pay_deadline": now + timedelta(seconds=timeout),
+    }
+    line_rows = [(order["order_id"], line.sku_id, line.count, line.price) for line in lines]
+
+    async def write(conn):
+        # the order row first: it locks no SKU, so the stock locks below are held only briefly
+        await Q.insert_order(conn, **order)
+        for line in lines:  # ascending SKU id: two orders never wait on each other in a circle
+            if await Q.deduct_stock(conn, sku_id=line.sku_id, count=line.count) != 1:
+                raise OutOfStock(line.sku_id)
+        await Q.insert_order_lines(conn, line_rows)
+
+    for attempt in range(3):
+        try:
+            await run_transaction(pool, write)
+            break
+        except OutOfStock as short:
+            raise BusinessError(OUT_OF_STOCK, f"商品[{short.sku_id}]库存不足") from None
+        except Exception as exc:
+            if not is_duplicate_key(exc):
+                raise
+            if idempotency_key and "idempotency" in str(exc):
+                async with pool.acquire() as conn:
+                    return await Q.get_order_by_idempotency_key(conn, user_id=user_id,
+                                                                idempotency_key=idempotency_key)
+            if attempt == 2:
+                raise
+            order["order_id"] = new_order_id(user_id)  # an order id collision: draw another
+            line_rows = [(order["order_id"],) + row[1:] for row in line_rows]
+    if settlement_type == 0:
+        await cart.remove_items(redis, user_id, [line.sku_id for line in lines])
+    return {"order_id": order["order_id"], "total_amount": order["total_amount"],
+            "pay_deadline": order["pay_deadline"], "status": AWAITING_PAYMENT}
+
+
+# ---------------------------------------------------------------- reading
+
+async def list_orders(pool, user_id, order_status, page, page_size):
+    """GET status=1: one page, newest first; four queries whatever the number of orders and lines."""
+    offset = (page - 1) * page_size
+    async with pool.acquire() as conn:
+        if order_status == 0:
+            total = await Q.count_orders(conn, user_id=user_id)
+            orders = await rows(Q.list_orders(conn, user_id=user_id, limit=page_size, offset=offset))
+        else:
+            total = await Q.count_orders_in_status(conn, user_id=user_id, status=order_status)
+            orders = await rows(Q.list_orders_in_status(conn, user_id=user_id, status=order_status,
+                                                        limit=page_size, offset=offset))
+        lines, attrs = [], {}
+        if orders:
+            lines = await rows(Q.get_lines_of_orders(conn, order_ids=[o["order_id"] for o in orders]))
+            attrs = await sku_attrs(conn, {line["sku_id"] for line in lines})
+    by_order = {}
+    for line in lines:
+        names, vals = attrs.get(line["sku_id"], ([], []))
+        by_order.setdefault(line["order_id"], []).append({
+            "id": line["sku_id"], "default_image_url": line["default_image_url"], "name": line["name"],
+            "price": money(line["price"]), "count": line["count"], "total_amount": money(line["price"] * line["count"]),
+            "sku_sale_attr_names": names, "sku_sale_attr_vals": vals})
+    return {
+        "orders_list": [{
+            "order_id": o["order_id"], "order_total_count": o["total_count"],
+            "order_total_amount": money(o["total_amount"]), "order_freight": money(o["freight"]),
+            "status": o["status"], "order_time": shanghai_time_text(o["created_time"]),
+            "address": {"title": o["tag"], "address": o["address"], "mobile": o["receiver_mobile"],
+                        "receiver": o["receiver"]},
+            "order_sku": by_order.get(o["order_id"], []),
+        } for o in orders],
+        "total": total, "page": page, "page_size": page_size,
+    }
+
+
+async def sku_attrs(conn, sku_ids) -> dict:
+    found = {}
+    if sku_ids:
+        for attr in await rows(Q.get_sale_attrs_of_skus(conn, ids=sorted(sku_ids))):
+            names, vals = found.setdefault(attr["sku_id"], ([], []))
+            names.append(attr["attr_name"])
+            vals.append(attr["attr_value"])
+    return found
+
+
+async def get_own_order(pool, user_id, order_id):
+    """The caller's own order, or 50106 — the same answer whether it exists for someone else or not."""
+    async with pool.acquire() as conn:
+        order = await Q.get_own_order(conn, order_id=order_id, user_id=user_id)
+    if order is None:
+        raise BusinessError(ORDER_NOT_FOUND, "订单不存在")
+    return order
+
+
+# ---------------------------------------------------------------- status machine
+
+async def explain_lost_transition(pool, user_id, order_id, action):
+    """After a conditional UPDATE changed nothing: 50106 if not the caller's, else 50107."""
+    order = await get_own_order(pool, user_id, order_id)
+    raise BusinessError(BAD_STATUS, f"订单当前状态({order['status']})不能{action}")
+
+
+async def confirm_receipt(pool, user_id, order_id):
+    async with pool.acquire() as conn:
+        changed = await Q.mark_received(conn, order_id=order_id, user_id=user_id, now=utcnow())
+    if changed != 1:
+        await explain_lost_transition(pool, user_id, order_id, "确认收货")
+
+
+async def close_in_transaction(conn, order_id, reason) -> bool:
+    """1 -> 5 and the stock back, inside the caller's transaction. False if the order was not awaiting payment."""
+    if await Q.mark_closed(conn, order_id=order_id, reason=reason, now=utcnow()) != 1:
+        return False
+    for line in await rows(Q.get_order_lines(conn, order_id=order_id)):  # ascending SKU id, as create locks
+        await Q.return_stock(conn, sku_id=line["sku_id"], count=line["count"])
+    return True
+
+
+async def cancel(pool, user_id, order_id):
+    """POST status=2: the buyer cancels an unpaid order; stock comes back in the same transaction."""
+    await get_own_order(pool, user_id, order_id)
+
+    async def work(conn):
+        return await close_in_transaction(conn, order_id, "cancel")
+
+    if not await run_transaction(pool, work):
+        await explain_lost_transition(pool, user_id, order_id, "取消")
+
+
+async def order_to_pay(pool, user_id, order_id):
+    """POST status=1: the caller's own order, awaiting payment and not past its deadline."""
+    order = await get_own_order(pool, user_id, order_id)
+    if order["status"] != AWAITING_PAYMENT:
+        raise BusinessError(BAD_STATUS, "订单不是待付款状态")
+    if order["pay_deadline"] <= utcnow():
+        raise BusinessError(BAD_STATUS, "订单已超过支付期限")
+    return order
+
+
+async def ship(pool, order_id):
+    """The merchant ships: 2 -> 3. Returns False when the order is not awaiting shipment."""
+    async with pool.acquire() as conn:
+        return await Q.mark_shipped(conn, order_id=order_id, now=utcnow()) == 1
+
+
+async def order_awaiting_payment(pool, order_id):
+    """The order if it can still be paid (status 1, before its deadline), else None."""
+    async with pool.acquire() as conn:
+        order = await Q.get_order(conn, order_id=order_id)
+    if order is None or order["status"] != AWAITING_PAYMENT or order["pay_deadline"] <= utcnow():
+        return None
+    return order
+
+
+async def mark_pay_started(pool, order_id):
+    """Remember that the buyer went to the cashier: reconciliation asks Alipay about these orders."""
+    async with pool.acquire() as conn:
+        await Q.mark_pay_started(conn, order_id=order_id, now=utcnow())
