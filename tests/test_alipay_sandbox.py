@@ -44,7 +44,7 @@ def start(io_loop):
 
     yield start_one
     for thing in started:
-        thing.stop()
+        io_loop.run_sync(thing.aclose)
 
 
 @pytest.fixture

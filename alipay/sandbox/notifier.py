@@ -64,3 +64,9 @@ class Notifier:
     def stop(self):
         for task in list(self._tasks):
             task.cancel()
+
+    async def aclose(self):
+        """Cancel deliveries in flight and wait until they are gone (a clean IOLoop close)."""
+        tasks = list(self._tasks)
+        self.stop()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -311,8 +311,15 @@ class Sandbox:
         await self.state.notifier.wait(timeout)
 
     def stop(self):
+        """Stop listening and cancel notifies in flight (synchronous, for fixtures)."""
         self.state.notifier.stop()
         self.server.stop()
+
+    async def aclose(self):
+        """Like stop(), but waits for cancelled notifies and open connections to finish."""
+        self.server.stop()
+        await self.state.notifier.aclose()
+        await self.server.close_all_connections()
 
 
 def _page_error(status, html):
