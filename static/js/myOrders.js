@@ -1,0 +1,120 @@
+/* myOrders.html: GET /v1/orders/processing/?status=1&order_status=N, tabs and pages in the URL
+ * (?tab=N&page=P, so reload and back keep the place), and per order what its status allows:
+ * 去支付 / 取消订单 for 待付款, 确认收货 for 待收货. */
+(function (Shop) {
+  "use strict";
+  var $ = Shop.$;
+  var esc = Shop.esc;
+  var PAGE_SIZE = 5;
+  var TABS = [[0, "全部订单"], [1, "待付款"], [2, "待发货"], [3, "待收货"], [4, "已完成"], [5, "已关闭"]];
+
+  Shop.header("orders");
+  if (!Shop.requireLogin()) { return; }
+
+  var query = Shop.params();
+  var tab = parseInt(query.get("tab"), 10);
+  if (!(tab >= 0 && tab <= 5)) { tab = 0; }
+  var page = Math.max(1, parseInt(query.get("page"), 10) || 1);
+
+  function link(toTab, toPage) { return "?tab=" + toTab + (toPage > 1 ? "&page=" + toPage : ""); }
+
+  $("#order-tabs").innerHTML = TABS.map(function (t) {
+    return '<a id="tab-' + t[0] + '" data-status="' + t[0] + '" href="' + link(t[0], 1) + '"' +
+      (t[0] === tab ? ' class="active" aria-current="page"' : "") + ">" + t[1] + "</a>";
+  }).join("");
+
+  function actions(order) {
+    if (order.status === 1) {
+      return '<a class="btn primary pay-order" href="/static/payment.html?order_id=' + encodeURIComponent(order.order_id) +
+        '">去支付</a><button type="button" class="btn cancel-order">取消订单</button>';
+    }
+    if (order.status === 3) { return '<button type="button" class="btn primary confirm-receipt">确认收货</button>'; }
+    return "";
+  }
+
+  function orderCard(order, baseUrl) {
+    var address = order.address || {};
+    var lines = (order.order_sku || []).map(function (sku) {
+      return '<div class="line"><img src="' + esc(Shop.image(baseUrl, sku.default_image_url)) + '" alt="">' +
+        '<div class="info"><div class="name">' + esc(sku.name) + "</div>" +
+        '<div class="attrs">' + esc(Shop.attrs(sku.sku_sale_attr_names, sku.sku_sale_attr_vals)) + "</div>" +
+        '<div class="small">' + esc(Shop.money(sku.price)) + " × " + sku.count + "</div></div>" +
+        '<div class="figures">' + esc(Shop.money(sku.total_amount)) + "</div></div>";
+    }).join("");
+    return '<div class="card order" data-order-id="' + esc(order.order_id) + '" data-status="' + order.status + '">' +
+      '<div class="head"><span>订单号：<b class="order-id">' + esc(order.order_id) + "</b></span>" +
+      "<span>" + esc(order.order_time) + "</span>" +
+      '<span class="status s' + order.status + '">' + esc(Shop.STATUS_NAMES[order.status] || "") + "</span></div>" +
+      lines +
+      '<div class="foot"><div class="address-line">收货人：' + esc(address.receiver) + " " + esc(address.mobile) + "　" +
+      (address.title ? "[" + esc(address.title) + "] " : "") + esc(address.address) + "</div>" +
+      '<span>共 ' + order.order_total_count + " 件，实付 <span class=\"price order-amount\">" +
+      esc(Shop.money(order.order_total_amount)) + '</span> <span class="muted small">（含运费 ' +
+      esc(Shop.money(order.order_freight)) + "）</span></span>" +
+      '<span class="spacer"></span>' + actions(order) + "</div></div>";
+  }
+
+  function pager(total) {
+    var pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
+    if (pages <= 1) { $("#pager").innerHTML = ""; return; }
+    $("#pager").innerHTML =
+      (page > 1 ? '<a class="btn" id="prev-page" href="' + link(tab, page - 1) + '">上一页</a>' : "") +
+      '<span class="current">第 ' + page + " / " + pages + " 页（共 " + total + " 个订单）</span>" +
+      (page < pages ? '<a class="btn" id="next-page" href="' + link(tab, page + 1) + '">下一页</a>' : "");
+  }
+
+  function load() {
+    return Shop.api("GET", "/v1/orders/processing/",
+      {query: {status: 1, order_status: tab, page: page, page_size: PAGE_SIZE}}).then(function (body) {
+      if (body.code !== 200) { Shop.notice(Shop.message(body, "订单加载失败")); return; }
+      var orders = body.data.orders_list || [];
+      if (!orders.length && page > 1 && body.data.total > 0) {  // the last page emptied (e.g. after a cancel)
+        window.location.replace(link(tab, Math.ceil(body.data.total / PAGE_SIZE)));
+        return;
+      }
+      $("#orders").innerHTML = orders.length
+        ? orders.map(function (order) { return orderCard(order, body.base_url); }).join("")
+        : '<div class="card empty">暂无' + (tab ? "「" + TABS[tab][1] + "」的" : "") + '订单，<a href="/static/index.html">去逛逛</a></div>';
+      pager(body.data.total || 0);
+    }).catch(Shop.failed);
+  }
+
+  function act(button, request, doneText) {
+    button.disabled = true;
+    return request().then(function (body) {
+      button.disabled = false;
+      if (body.code === 200) {
+        Shop.notice("");
+        Shop.toast(doneText);
+      } else if (body.code === 50107) {
+        Shop.notice("订单状态已变化，已为您刷新订单列表");
+      } else {
+        Shop.notice(Shop.message(body));
+      }
+      return load();
+    }).catch(function (error) { button.disabled = false; Shop.failed(error); });
+  }
+
+  $("#orders").addEventListener("click", function (event) {
+    var button = event.target.closest("button");
+    if (!button || button.disabled) { return; }
+    var orderId = button.closest(".order").getAttribute("data-order-id");
+    if (button.classList.contains("cancel-order")) {
+      Shop.ask("确定取消订单 " + orderId + " 吗？取消后商品库存将释放。", "取消订单").then(function (yes) {
+        if (!yes) { return; }
+        act(button, function () {
+          return Shop.api("POST", "/v1/orders/processing/", {body: {status: 2, order_id: orderId}});
+        }, "订单已取消");
+      });
+    } else if (button.classList.contains("confirm-receipt")) {
+      Shop.ask("确认已经收到订单 " + orderId + " 的商品了吗？", "确认收货").then(function (yes) {
+        if (!yes) { return; }
+        act(button, function () {
+          return Shop.api("GET", "/v1/orders/processing/", {query: {status: 2, order_id: orderId}});
+        }, "确认收货成功");
+      });
+    }
+  });
+
+  load();
+})(window.Shop);

@@ -1,0 +1,161 @@
+/* orderConfirm.html: GET /v1/orders/processing/?status=0 (cart selection or buy-now), choose or add an
+ * address, then 确认并付款 → payment.html, which creates the order.
+ *
+ * The idempotency key is made here, once per visit of this page, and travels to payment.html in its
+ * URL: reloading the payment page, or arriving there twice, repeats the same submission, so the
+ * server answers with the same order instead of creating a second one. */
+(function (Shop) {
+  "use strict";
+  var $ = Shop.$;
+  var esc = Shop.esc;
+
+  Shop.header("cart");
+  if (!Shop.requireLogin()) { return; }
+
+  var query = Shop.params();
+  var settlement = query.get("settlement_type") === "1" ? "1" : "0";
+  var buyNow = settlement === "1" ? {sku_id: query.get("sku_id"), buy_num: query.get("buy_num") || "1"} : null;
+  var key = Shop.newKey();
+  var submitted = false;
+  var selectedAddress = null;
+  var confirmData = null;
+
+  if (buyNow) {
+    $("#back-link").href = "/static/index.html";
+    $("#back-link").textContent = "返回商品列表";
+  }
+
+  function confirmQuery() {
+    var params = {status: 0, settlement_type: settlement};
+    if (buyNow) { params.sku_id = buyNow.sku_id; params.buy_num = buyNow.buy_num; }
+    return params;
+  }
+
+  function renderAddresses(addresses) {
+    addresses = addresses.slice().sort(function (a, b) { return (b.is_default ? 1 : 0) - (a.is_default ? 1 : 0); });
+    var ids = addresses.map(function (a) { return a.id; });
+    if (selectedAddress === null || ids.indexOf(selectedAddress) < 0) {
+      selectedAddress = addresses.length ? addresses[0].id : null;
+    }
+    $("#addresses").innerHTML = addresses.map(function (a) {
+      var checked = a.id === selectedAddress;
+      return '<label class="address' + (checked ? " selected" : "") + '" data-address-id="' + a.id + '">' +
+        '<input type="radio" name="address" value="' + a.id + '"' + (checked ? " checked" : "") + ">" +
+        '<div><div><b class="receiver">' + esc(a.name) + "</b> " + esc(a.mobile) + "</div>" +
+        "<div>" + (a.is_default ? '<span class="tag default">默认</span>' : "") +
+        (a.title ? '<span class="tag">' + esc(a.title) + "</span>" : "") + esc(a.address) + "</div></div></label>";
+    }).join("");
+    $("#address-section").hidden = false;
+    var none = !addresses.length;
+    $("#address-form").hidden = !none;
+    $("#no-address-hint").hidden = !none;
+    $("#cancel-address").hidden = none;
+    $("#show-address-form").hidden = none;
+  }
+
+  function renderGoods(data, baseUrl) {
+    $("#sku-lines").innerHTML = (data.sku_list || []).map(function (sku) {
+      return '<div class="line" data-sku-id="' + sku.id + '">' +
+        '<img src="' + esc(Shop.image(baseUrl, sku.default_image_url)) + '" alt="">' +
+        '<div class="info"><div class="name">' + esc(sku.name) + "</div>" +
+        '<div class="attrs">' + esc(Shop.attrs(sku.sku_sale_attr_names, sku.sku_sale_attr_vals)) + "</div>" +
+        '<div class="small">' + esc(Shop.money(sku.price)) + " × " + sku.count + "</div></div>" +
+        '<div class="figures price">' + esc(Shop.money(sku.total_amount)) + "</div></div>";
+    }).join("");
+    $("#total-count").textContent = data.total_count;
+    $("#total-amount").textContent = Shop.money(data.total_amount);
+    $("#transit").textContent = Shop.money(data.transit);
+    $("#payment-amount").textContent = Shop.money(data.payment_amount);
+    $("#bar-amount").textContent = Shop.money(data.payment_amount);
+    $("#goods-section").hidden = false;
+    $("#totals-section").hidden = false;
+    $("#confirm-bar").hidden = false;
+  }
+
+  function updatePayButton() {
+    $("#go-pay").disabled = selectedAddress === null || !confirmData || !(confirmData.sku_list || []).length;
+  }
+
+  function load() {
+    return Shop.api("GET", "/v1/orders/processing/", {query: confirmQuery()}).then(function (body) {
+      $("#loading").hidden = true;
+      if (body.code === 200 || body.code === 50100) {
+        confirmData = body.data || {};
+        renderGoods(confirmData, body.base_url);
+        renderAddresses(body.code === 50100 ? [] : (confirmData.addresses || []));
+        if (body.code === 50100) { $("#addr-receiver").focus(); }
+      } else if (body.code === 50101) {
+        Shop.notice(buyNow ? "该商品暂时无法购买（已下架或数量不正确）" : "购物车中没有勾选的商品，请先在购物车中勾选要结算的商品");
+        $("#confirm-bar").hidden = true;
+      } else {
+        Shop.notice(Shop.message(body, "订单信息加载失败"));
+      }
+      updatePayButton();
+    }).catch(function (error) { $("#loading").hidden = true; Shop.failed(error); });
+  }
+
+  $("#addresses").addEventListener("change", function (event) {
+    if (event.target.name !== "address") { return; }
+    selectedAddress = Number(event.target.value);
+    if (submitted) { key = Shop.newKey(); submitted = false; }  // a different order from here on
+    Shop.$all(".address").forEach(function (el) {
+      el.classList.toggle("selected", Number(el.getAttribute("data-address-id")) === selectedAddress);
+    });
+    updatePayButton();
+  });
+
+  $("#show-address-form").addEventListener("click", function () {
+    $("#address-form").hidden = false;
+    $("#cancel-address").hidden = false;
+    $("#addr-receiver").focus();
+  });
+  $("#cancel-address").addEventListener("click", function () { $("#address-form").hidden = true; });
+
+  $("#address-form").addEventListener("submit", function (event) {
+    event.preventDefault();
+    var form = {
+      receiver: $("#addr-receiver").value.trim(), receiver_phone: $("#addr-phone").value.trim(),
+      address: $("#addr-address").value.trim(), postcode: $("#addr-postcode").value.trim(),
+      tag: $("#addr-tag").value.trim(), is_default: $("#addr-default").checked
+    };
+    var problem = !form.receiver ? "请填写收货人" :
+      !/^1\d{10}$/.test(form.receiver_phone) ? "请填写11位手机号（以1开头）" :
+      !form.address ? "请填写详细地址" :
+      (form.postcode && !/^\d{6}$/.test(form.postcode)) ? "邮政编码应为6位数字" : "";
+    $("#addr-error").textContent = problem;
+    if (problem) { return; }
+    if (!form.postcode) { delete form.postcode; }
+    var button = $("#save-address");
+    button.disabled = true;
+    Shop.api("POST", "/v1/users/" + encodeURIComponent(Shop.user()) + "/address", {body: form}).then(function (body) {
+      button.disabled = false;
+      if (body.code !== 200) {
+        $("#addr-error").textContent = body.code === 50109 ? "地址信息有误：" + body.errmsg : Shop.message(body);
+        return;
+      }
+      selectedAddress = body.data && body.data.id ? body.data.id : selectedAddress;
+      $("#address-form").reset();
+      Shop.toast("收货地址已保存");
+      Shop.notice("");
+      return load();
+    }).catch(function (error) { button.disabled = false; Shop.failed(error); });
+  });
+
+  $("#go-pay").addEventListener("click", function () {
+    if ($("#go-pay").disabled) { return; }
+    if (selectedAddress === null) { Shop.notice("请选择收货地址"); return; }
+    $("#go-pay").disabled = true;  // one click, one navigation
+    submitted = true;
+    var names = {};
+    (confirmData.sku_list || []).forEach(function (sku) { names[sku.id] = sku.name; });
+    try { window.sessionStorage.setItem("dashop_names_" + key, JSON.stringify(names)); } catch (e) { /* private mode */ }
+    var params = new URLSearchParams({settlement_type: settlement, address_id: selectedAddress, key: key});
+    if (buyNow) { params.set("sku_id", buyNow.sku_id); params.set("buy_num", buyNow.buy_num); }
+    window.location.href = "/static/payment.html?" + params.toString();
+  });
+
+  // Back from the payment page (page restored from the back/forward cache): allow another try.
+  window.addEventListener("pageshow", function (event) { if (event.persisted) { updatePayButton(); } });
+
+  load();
+})(window.Shop);

@@ -1,0 +1,124 @@
+/* payment.html: create the order (POST status 0 with the confirm page's Idempotency-Key) or, with
+ * ?order_id=, pay an existing unpaid order (POST status 1); then 确认支付 → the Alipay pay_url.
+ *
+ * Reload-safe: the key comes from the URL, so a reload repeats the same submission and the server
+ * answers with the same order; once the order is known, it is remembered for this tab
+ * (sessionStorage) and a reload only asks to pay that order. */
+(function (Shop) {
+  "use strict";
+  var $ = Shop.$;
+
+  Shop.header("orders");
+  if (!Shop.requireLogin()) { return; }
+
+  var query = Shop.params();
+  var key = query.get("key");
+  var orderId = query.get("order_id");
+  var payUrl = null;
+  var MAX_IN_PROGRESS_RETRIES = 20;
+
+  function remembered() {
+    try { return key ? window.sessionStorage.getItem("dashop_order_" + key) : null; } catch (e) { return null; }
+  }
+
+  function remember(id) {
+    try { if (key) { window.sessionStorage.setItem("dashop_order_" + key, id); } } catch (e) { /* private mode */ }
+  }
+
+  function knownNames() {
+    try { return JSON.parse(window.sessionStorage.getItem("dashop_names_" + key) || "{}"); } catch (e) { return {}; }
+  }
+
+  function stop(text, options) {
+    $("#loading").hidden = true;
+    Shop.notice(text);
+    $("#after-error").hidden = false;
+    if (options && options.backTo) { $("#back-cart").href = options.backTo; $("#back-cart").textContent = options.backLabel; }
+  }
+
+  function show(data) {
+    $("#loading").hidden = true;
+    remember(data.order_id);
+    $("#order-id").textContent = data.order_id;
+    $("#saller").textContent = data.saller;
+    $("#total-amount").textContent = Shop.money(data.total_amount);
+    payUrl = data.pay_url;
+    $("#pay-details").hidden = false;
+  }
+
+  function createBody() {
+    var body = {status: 0, address_id: Number(query.get("address_id")),
+                settlement_type: query.get("settlement_type") === "1" ? 1 : 0};
+    if (body.settlement_type === 1) {
+      body.sku_id = Number(query.get("sku_id"));
+      body.buy_num = Number(query.get("buy_num") || 1);
+    }
+    return body;
+  }
+
+  function confirmUrl() {
+    var params = new URLSearchParams({settlement_type: query.get("settlement_type") === "1" ? "1" : "0"});
+    if (query.get("settlement_type") === "1") {
+      params.set("sku_id", query.get("sku_id") || "");
+      params.set("buy_num", query.get("buy_num") || "1");
+    }
+    return "/static/orderConfirm.html?" + params.toString();
+  }
+
+  function outcome(body) {
+    switch (body.code) {
+      case 200: show(body.data); return;
+      case 50103:
+        Shop.stockMessage(body, knownNames()).then(function (text) { stop(text); });
+        return;
+      case 50102:
+        stop("收货地址无效，请返回重新选择收货地址", {backTo: confirmUrl(), backLabel: "返回确认订单"});
+        return;
+      case 50101: stop("没有可结算的商品：购物车中勾选的商品可能已经下单，请查看我的订单"); return;
+      case 50106: stop("订单不存在，请到我的订单中查看"); return;
+      case 50107: stop("该订单已支付或已关闭，无需再次支付"); return;
+      default: stop(Shop.message(body, "订单提交失败，请稍后重试"));
+    }
+  }
+
+  function create(attempt) {
+    return Shop.api("POST", "/v1/orders/processing/", {body: createBody(), headers: {"Idempotency-Key": key}})
+      .then(function (body) {
+        if (body.code === 50104 && attempt < MAX_IN_PROGRESS_RETRIES) {
+          // the same submission is still being processed (a double click, a reload): ask again shortly
+          return Shop.sleep(300 + attempt * 100).then(function () { return create(attempt + 1); });
+        }
+        outcome(body);
+      });
+  }
+
+  function payExisting(id) {
+    $("#loading").textContent = "正在获取订单信息…";
+    return Shop.api("POST", "/v1/orders/processing/", {body: {status: 1, order_id: id}}).then(outcome);
+  }
+
+  $("#pay-btn").addEventListener("click", function () {
+    if (!payUrl) { return; }
+    $("#pay-btn").disabled = true;
+    $("#pay-btn").textContent = "正在前往支付宝…";
+    window.location.href = payUrl;
+  });
+
+  // Back from the cashier (page restored from the back/forward cache): the button works again.
+  window.addEventListener("pageshow", function (event) {
+    if (event.persisted && payUrl) { $("#pay-btn").disabled = false; $("#pay-btn").textContent = "确认支付"; }
+  });
+
+  var started;
+  if (orderId) {
+    started = payExisting(orderId);
+  } else if (remembered()) {
+    started = payExisting(remembered());
+  } else if (key && query.get("address_id")) {
+    started = create(0);
+  } else {
+    stop("没有要支付的订单，请从购物车或我的订单进入");
+    started = Promise.resolve();
+  }
+  started.catch(function (error) { $("#loading").hidden = true; Shop.failed(error); });
+})(window.Shop);

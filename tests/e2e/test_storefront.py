@@ -1,0 +1,314 @@
+"""The storefront in a real browser against the real service and the Alipay sandbox.
+
+Each test is one shopper's story, told through the pages (the API and the database only set the
+scene or check the outcome). Screenshots of every page land in screenshots/ (git-ignored).
+"""
+from decimal import Decimal
+
+import pytest
+
+from .conftest import PHONE
+
+pytestmark = pytest.mark.browser
+
+
+def money(value):
+    return f"¥{Decimal(value):.2f}"
+
+
+def pick_skus(backend, count, *, min_stock=10):
+    """Demo SKUs with stock to spare, of different products (for readable screenshots)."""
+    chosen, images = [], set()
+    for sku in backend.skus():
+        if sku["stock"] >= min_stock and sku["default_image_url"] not in images:
+            chosen.append(sku)
+            images.add(sku["default_image_url"])
+        if len(chosen) == count:
+            return chosen
+    raise AssertionError("the demo catalog has too few SKUs in stock")
+
+
+def pay_on_cashier(shopper, amount, prefix):
+    """On the payment page: 确认支付 → the sandbox cashier → pay → back on payResult.html, paid."""
+    shopper.click("#pay-btn")
+    shopper.visible("#pay")  # the sandbox cashier
+    assert shopper.text_of("#amount").endswith(f"{Decimal(amount):.2f}")
+    shopper.shot(f"{prefix}-alipay-sandbox-cashier")
+    shopper.click("#pay")
+    shopper.wait_url("/static/payResult.html?")
+    shopper.until(lambda: shopper.find("#result").get_attribute("data-state") == "paid", "payment never confirmed")
+    assert shopper.text_of("#result-title") == "支付成功"
+    shopper.shot(f"{prefix}-pay-result-paid")
+
+
+def test_purchase_from_login_to_paid_order_awaiting_shipment(shopper, backend):
+    buyer = backend.buyer()
+    first, second = pick_skus(backend, 2)
+
+    # log in through the login page, sent there by the cart
+    shopper.open("/static/cart.html")
+    shopper.wait_url("/static/login.html?next=")
+    shopper.shot("01-login")
+    shopper.type("#username", buyer["username"])
+    shopper.type("#password", "wrong-password")
+    shopper.click("#login-btn")
+    shopper.wait_text("#notice", "用户名或密码错误")
+    shopper.type("#password", buyer["password"])
+    shopper.click("#login-btn")
+    shopper.wait_url("/static/cart.html")  # back where the shopper was going
+    assert shopper.wait_text("#cart-lines", "购物车还是空的")
+
+    # two items from the product list
+    shopper.open("/static/index.html")
+    shopper.visible(f'.product[data-sku-id="{first["id"]}"]')
+    assert shopper.text_of("#current-user") == buyer["username"]
+    shopper.shot("02-product-list")
+    for sku in (first, second):
+        shopper.click(f'.product[data-sku-id="{sku["id"]}"] .add-cart')
+        shopper.wait_text("#toast", sku["name"])
+    shopper.shot("03-product-list-added-to-cart")
+
+    # the cart: both lines selected, one of them twice
+    shopper.click("#nav-cart")
+    shopper.visible(f'.line[data-sku-id="{second["id"]}"]')
+    shopper.click(f'.line[data-sku-id="{first["id"]}"] .plus')
+    shopper.wait_text(f'.line[data-sku-id="{first["id"]}"] .count', "2")
+    goods = Decimal(first["price"]) * 2 + Decimal(second["price"])
+    shopper.wait_text("#cart-total", money(goods))
+    assert shopper.text_of("#selected-count") == "3"
+    shopper.shot("04-cart")
+    shopper.click("#go-buy")
+
+    # confirm: the default address chosen, the lines with their sale attributes, freight
+    shopper.wait_url("/static/orderConfirm.html?settlement_type=0")
+    shopper.visible('.address.selected input[type="radio"]:checked')
+    assert "王小二" in shopper.text_of(".address.selected")
+    line = shopper.text_of(f'#sku-lines .line[data-sku-id="{first["id"]}"]')
+    assert first["name"] in line and first["sku_sale_attr_vals"][0] in line
+    assert shopper.text_of("#total-count") == "3"
+    assert shopper.text_of("#total-amount") == money(goods)
+    assert shopper.text_of("#transit") == money("10.00")
+    assert shopper.text_of("#payment-amount") == money(goods + 10)
+    shopper.full_shot("05-order-confirm")
+    shopper.click("#go-pay")
+
+    # payment: the order, the payee, the amount
+    shopper.wait_url("/static/payment.html?")
+    order_id = shopper.text_of("#order-id")
+    assert shopper.text_of("#saller") == "达达商城"
+    assert shopper.text_of("#total-amount") == money(goods + 10)
+    shopper.shot("06-payment")
+
+    pay_on_cashier(shopper, goods + 10, "07")
+    assert shopper.text_of("#order-id") == order_id
+
+    # my orders: under 待发货, no actions for the shopper
+    shopper.click("#to-orders")
+    shopper.wait_url("/static/myOrders.html?tab=2")
+    card = f'.order[data-order-id="{order_id}"]'
+    assert shopper.text_of(f"{card} .status") == "待发货"
+    assert "active" in shopper.find("#tab-2").get_attribute("class")
+    assert not shopper.find_all(f"{card} .foot button")
+    shopper.full_shot("08-my-orders-awaiting-shipment")
+    assert [o["status"] for o in backend.orders(buyer)] == [2]
+    assert backend.call("GET", f"/v1/carts/{buyer['username']}", token=buyer["token"])[1]["data"] == []
+
+
+def test_no_address_shows_the_form_then_the_order_goes_through(shopper, backend):
+    buyer = backend.buyer(with_address=False)
+    sku = pick_skus(backend, 1)[0]
+    shopper.log_in_with_token(buyer)
+
+    shopper.open("/static/index.html")
+    shopper.click(f'.product[data-sku-id="{sku["id"]}"] .buy-now')
+    shopper.wait_url("/static/orderConfirm.html?settlement_type=1")
+    shopper.visible("#address-form")
+    assert "还没有收货地址" in shopper.text_of("#no-address-hint")
+    assert sku["name"] in shopper.text_of("#sku-lines")  # the goods are shown all the same
+    assert not shopper.find("#go-pay").is_enabled()
+    shopper.full_shot("10-order-confirm-no-address")
+
+    shopper.type("#addr-receiver", "李四")
+    shopper.type("#addr-phone", "12345")
+    shopper.type("#addr-address", "广州市天河区体育西路 1 号")
+    shopper.click("#save-address")
+    assert "11位手机号" in shopper.text_of("#addr-error")
+    shopper.type("#addr-phone", "13711112222")
+    shopper.type("#addr-tag", "公司")
+    shopper.click("#save-address")
+    shopper.wait_text(".address.selected", "李四")
+    assert not shopper.find("#address-form").is_displayed()
+    shopper.shot("11-order-confirm-address-added")
+
+    shopper.click("#go-pay")
+    order_id = shopper.text_of("#order-id")
+    assert shopper.text_of("#total-amount") == money(Decimal(sku["price"]) + 10)
+    orders = backend.orders(buyer)
+    assert [o["order_id"] for o in orders] == [order_id]
+    assert orders[0]["address"]["receiver"] == "李四"
+
+
+def test_out_of_stock_names_the_item(shopper, backend):
+    buyer = backend.buyer()
+    name = "限量版键盘 e2e"
+    sku_id = backend.new_sku(name, stock=1)
+    backend.add_to_cart(buyer, sku_id)
+    shopper.log_in_with_token(buyer)
+
+    shopper.open("/static/cart.html")
+    shopper.visible(f'.line[data-sku-id="{sku_id}"]')
+    assert not shopper.find(f'.line[data-sku-id="{sku_id}"] .plus').is_enabled()  # only one left
+    shopper.click("#go-buy")
+    shopper.visible(f'#sku-lines .line[data-sku-id="{sku_id}"]')
+
+    backend.set_stock(sku_id, 0)  # someone else bought the last one meanwhile
+    shopper.click("#go-pay")
+    message = shopper.wait_text("#notice", "库存不足")
+    assert f"「{name}」库存不足" in message and f"[{sku_id}]" not in message
+    assert shopper.find("#back-cart").is_displayed()
+    assert not shopper.find("#pay-details").is_displayed()
+    shopper.shot("20-payment-out-of-stock")
+    assert backend.orders(buyer) == []
+
+    # the cart now says so too, next to the item
+    shopper.click("#back-cart")
+    shopper.wait_text(f'.line[data-sku-id="{sku_id}"] .warn', "已售罄")
+    shopper.shot("21-cart-sold-out")
+
+
+def test_cancel_an_unpaid_order_from_my_orders(shopper, backend):
+    buyer = backend.buyer()
+    sku = pick_skus(backend, 1)[0]
+    stock_before = backend.sku(sku["id"])["stock"]
+    order = backend.create_order(buyer, sku["id"], buy_num=2)
+    assert backend.sku(sku["id"])["stock"] == stock_before - 2
+    shopper.log_in_with_token(buyer)
+
+    shopper.open("/static/myOrders.html?tab=1")
+    card = f'.order[data-order-id="{order["order_id"]}"]'
+    assert shopper.text_of(f"{card} .status") == "待付款"
+    assert shopper.find(f"{card} .pay-order").is_displayed()
+    shopper.full_shot("30-my-orders-awaiting-payment")
+    shopper.click(f"{card} .cancel-order")
+    shopper.visible("#dialog-ok")
+    shopper.shot("31-my-orders-cancel-dialog")
+    shopper.click("#dialog-ok")
+    shopper.wait_text("#toast", "订单已取消")
+    shopper.wait_text("#orders", "暂无「待付款」的订单")
+
+    shopper.click("#tab-5")
+    shopper.wait_url("tab=5")
+    assert shopper.text_of(f"{card} .status") == "已关闭"
+    assert not shopper.find_all(f"{card} .foot button")
+    shopper.shot("32-my-orders-closed")
+    assert backend.sku(sku["id"])["stock"] == stock_before  # the stock came back
+
+
+def test_pay_from_my_orders_then_confirm_receipt_after_shipping(shopper, backend):
+    buyer = backend.buyer()
+    sku = pick_skus(backend, 2)[1]
+    order = backend.create_order(buyer, sku["id"])
+    order_id = order["order_id"]
+    card = f'.order[data-order-id="{order_id}"]'
+    shopper.log_in_with_token(buyer)
+
+    # pay an existing order: my orders → 去支付 → payment (status 1) → cashier → result
+    shopper.open("/static/myOrders.html?tab=1")
+    shopper.click(f"{card} .pay-order")
+    shopper.wait_url(f"/static/payment.html?order_id={order_id}")
+    assert shopper.text_of("#order-id") == order_id
+    assert shopper.text_of("#total-amount") == money(order["total_amount"])
+    pay_on_cashier(shopper, order["total_amount"], "40")
+
+    # the merchant ships; the shopper confirms receipt
+    backend.ship(order_id)
+    shopper.open("/static/myOrders.html?tab=3")
+    assert shopper.text_of(f"{card} .status") == "待收货"
+    shopper.shot("41-my-orders-awaiting-receipt")
+    shopper.click(f"{card} .confirm-receipt")
+    shopper.click("#dialog-ok")
+    shopper.wait_text("#toast", "确认收货成功")
+    shopper.wait_text("#orders", "暂无「待收货」的订单")
+
+    shopper.click("#tab-4")
+    shopper.wait_url("tab=4")
+    assert shopper.text_of(f"{card} .status") == "已完成"
+    shopper.click("#tab-0")
+    shopper.wait_url("tab=0")
+    assert shopper.text_of(f"{card} .status") == "已完成"
+    shopper.full_shot("42-my-orders-all")
+    assert [o["status"] for o in backend.orders(buyer)] == [4]
+
+
+def test_reloading_or_double_clicking_never_makes_a_second_order(shopper, backend):
+    buyer = backend.buyer()
+    first, second = pick_skus(backend, 2)
+    backend.add_to_cart(buyer, first["id"])
+    backend.add_to_cart(buyer, second["id"])
+    shopper.log_in_with_token(buyer)
+
+    shopper.open("/static/orderConfirm.html?settlement_type=0")
+    shopper.visible(f'#sku-lines .line[data-sku-id="{second["id"]}"]')
+    # a double click: the second click finds the button already disabled
+    shopper.driver.execute_script("var b = document.getElementById('go-pay'); b.click(); b.click();")
+    shopper.wait_url("/static/payment.html?")
+    order_id = shopper.text_of("#order-id")
+    payment_url = shopper.url
+
+    shopper.driver.refresh()  # this tab remembers the order: it is paid, not created again
+    assert shopper.text_of("#order-id") == order_id
+    # a fresh tab on the same URL resends the same submission with the same Idempotency-Key
+    shopper.driver.execute_script("sessionStorage.clear()")
+    shopper.driver.get(payment_url)
+    assert shopper.text_of("#order-id") == order_id
+    shopper.driver.refresh()
+    assert shopper.text_of("#order-id") == order_id
+
+    assert [o["order_id"] for o in backend.orders(buyer)] == [order_id]
+
+
+def test_pages_fit_a_phone_screen(shopper, backend):
+    buyer = backend.buyer()
+    first, second = pick_skus(backend, 2)
+    backend.add_to_cart(buyer, first["id"])
+    backend.add_to_cart(buyer, second["id"])
+    backend.create_order(buyer, first["id"])
+    shopper.driver.set_window_size(*PHONE)
+    shopper.log_in_with_token(buyer)
+
+    pages = [("/static/index.html", ".product", "50-phone-product-list"),
+             ("/static/cart.html", ".line", "51-phone-cart"),
+             ("/static/orderConfirm.html?settlement_type=0", "#sku-lines .line", "52-phone-order-confirm"),
+             ("/static/myOrders.html", ".order", "53-phone-my-orders")]
+    for path, ready, name in pages:
+        shopper.open(path)
+        shopper.visible(ready)
+        assert shopper.horizontal_overflow() <= 0, f"{path} scrolls sideways on a phone"
+        shopper.shot(name)
+    shopper.open("/static/login.html")
+    shopper.visible("#username")
+    shopper.shot("54-phone-login")
+
+
+def test_an_expired_session_goes_to_login_and_back(shopper, backend):
+    buyer = backend.buyer()
+    shopper.log_in_with_token(dict(buyer, token=buyer["token"][:-4] + "AAAA"))  # a token that no longer verifies
+
+    shopper.open("/static/myOrders.html?tab=2")
+    shopper.wait_url("/static/login.html?next=")
+    assert "登录已过期" in shopper.text_of("#notice")
+    shopper.shot("60-login-session-expired")
+    shopper.type("#username", buyer["username"])
+    shopper.type("#password", buyer["password"])
+    shopper.click("#login-btn")
+    shopper.wait_url("/static/myOrders.html?tab=2")
+    shopper.wait_text("#orders", "暂无「待发货」的订单")
+
+
+def test_a_forged_return_is_refused_on_the_result_page(shopper, backend):
+    buyer = backend.buyer()
+    shopper.log_in_with_token(buyer)
+    shopper.open("/static/payResult.html?out_trade_no=nope&total_amount=1.00&sign=Zm9yZ2Vk&sign_type=RSA2")
+    shopper.until(lambda: shopper.find("#result").get_attribute("data-state") == "bad", "forged return accepted")
+    assert shopper.text_of("#result-title") == "非法访问"
+    shopper.shot("70-pay-result-forged")
