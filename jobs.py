@@ -1,13 +1,48 @@
-"""Background jobs of a server process (filled by the payment-lifecycle work)."""
+"""Background jobs of every server process: close overdue orders, reconcile payments, send refunds.
+
+Safe with any number of processes and across restarts: each step is a conditional change in the
+database, never an in-memory flag; the jitter keeps processes from sweeping in lockstep.
+"""
+import asyncio
+import logging
+import random
+
+from store import payments
+
+log = logging.getLogger("dadashop.jobs")
+
+JOBS = (payments.close_overdue_orders, payments.reconcile, payments.refund_due)
+
+
+async def run_once(app):
+    for job in JOBS:
+        try:
+            result = await job(app)
+            if result:
+                log.info("%s: %s", job.__name__, result)
+        except Exception:  # noqa: BLE001 - a failing sweep is logged and tried again next time
+            log.exception("background job %s failed", job.__name__)
 
 
 class Jobs:
-    def __init__(self, app):
+    def __init__(self, app, interval):
         self.app = app
+        self.interval = interval
+        self.task = asyncio.get_running_loop().create_task(self.loop())
+
+    async def loop(self):
+        await asyncio.sleep(random.uniform(0, min(self.interval, 5)))
+        while True:
+            await run_once(self.app)
+            await asyncio.sleep(self.interval * random.uniform(0.8, 1.2))
 
     async def stop(self):
-        pass
+        self.task.cancel()
+        try:
+            await self.task
+        except asyncio.CancelledError:
+            pass
 
 
 def start(app):
-    return Jobs(app)
+    return Jobs(app, app.config.sweep_interval)

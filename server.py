@@ -17,6 +17,7 @@ import time
 import pymysql
 import redis
 import redis.asyncio
+import tornado.httpclient
 import tornado.httpserver
 import tornado.netutil
 import tornado.web
@@ -49,6 +50,7 @@ class App(tornado.web.Application):
         self.redis = redis_client
         self.alipay = alipay
         self.in_flight = 0
+        self._tasks = set()
         self._user_ids = {}  # username -> id; users are never deleted or renamed, so this never goes stale
         routes = [
             (r"/v1/users/?", UsersHandler),
@@ -65,6 +67,18 @@ class App(tornado.web.Application):
             (r"/", tornado.web.RedirectHandler, {"url": "/static/index.html"}),
         ]
         super().__init__(routes, static_path=STATIC_DIR, default_handler_class=NotFoundHandler, **settings)
+
+    def spawn(self, coroutine):
+        """Run work after the response, keeping a reference so the task is not collected midway."""
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def wait_for_tasks(self, timeout=30):
+        """Let work started after responses (e.g. a refund) finish before the pools close."""
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=timeout)
 
     async def user_id_of(self, username):
         user_id = self._user_ids.get(username)
@@ -116,6 +130,9 @@ def check_services(config):
 
 async def serve(config, sockets, *, run_jobs=True):
     """One worker: open pools, serve on the inherited sockets until told to stop, then drain."""
+    # Alipay calls share the IOLoop's client; 10 connections at once (Tornado's default) would
+    # queue reconciliation and refunds behind each other
+    tornado.httpclient.AsyncHTTPClient.configure(None, max_clients=100)
     pool, redis_client = await open_resources(config)
     app = App(config, pool, redis_client, make_alipay_client(config))
     server = tornado.httpserver.HTTPServer(app, xheaders=True)
@@ -136,6 +153,7 @@ async def serve(config, sockets, *, run_jobs=True):
     while app.in_flight and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
     await server.close_all_connections()
+    await app.wait_for_tasks()
     await close_resources(pool, redis_client)
     log.info("pid %d: stopped", os.getpid())
 

@@ -1,5 +1,79 @@
+"""/v1/orders/success/ — what Alipay tells us: the browser's return (GET) and the notify (POST)."""
+import logging
+
+from alipay.client import AlipayError
+from alipay.signer import params_from_arguments
+from db import Q
 from handlers.base import BaseHandler
+from store.errors import ILLEGAL_CALLBACK, NOT_PAID, ORDER_NOT_FOUND, BusinessError
+from store.money import money
+from store.orders import AWAITING_SHIPMENT, COMPLETED
+from store import payments
+
+log = logging.getLogger("dadashop.payments")
+
+# notify outcomes after which Alipay must stop resending
+SETTLED = {payments.PAID, payments.ALREADY_PAID, payments.LATE_PAYMENT, payments.NOT_PAID_STATUS}
 
 
 class PaymentResultHandler(BaseHandler):
-    pass
+    def raw_params(self, arguments):
+        """The raw values as sent (never get_argument: it strips and rewrites characters)."""
+        try:
+            return params_from_arguments(arguments)
+        except UnicodeDecodeError:
+            return None
+
+    async def get(self):
+        """The buyer's browser back from the cashier. Verified, then confirmed by notify or query."""
+        params = self.raw_params(self.request.query_arguments)
+        if not params or not self.application.alipay.verify_callback(params) \
+                or payments.check_statement(self.config, params):
+            if params:
+                await payments.record_unapplied(self.db, source="return", params=params, verified=False,
+                                                outcome=payments.BAD_SIGNATURE)
+            raise BusinessError(ILLEGAL_CALLBACK, "非法访问", http_status=400)
+        order_id = params.get("out_trade_no", "")
+        async with self.db.acquire() as conn:
+            order = await Q.get_order(conn, order_id=order_id)
+        if order is None:
+            raise BusinessError(ORDER_NOT_FOUND, "订单不存在")
+        data = {"order_id": order_id, "total_amount": money(order["total_amount"])}
+        if AWAITING_SHIPMENT <= order["status"] <= COMPLETED:
+            return self.ok(data)
+        try:
+            outcome = await payments.confirm_by_query(self.application, order, "return_query")
+        except AlipayError as exc:
+            log.warning("return for %s: Alipay query failed: %s", order_id, exc)
+            outcome = None
+        if outcome in (payments.PAID, payments.ALREADY_PAID):
+            return self.ok(data)
+        if outcome == payments.LATE_PAYMENT:
+            raise BusinessError(NOT_PAID, "订单已关闭, 支付款项将原路退回", data=data)
+        raise BusinessError(NOT_PAID, "支付结果确认中, 请稍后刷新", data=data)
+
+    async def post(self):
+        """Alipay's asynchronous notify. Answer `success` only once the outcome is committed."""
+        self.set_header("Content-Type", "text/plain; charset=utf-8")
+        params = self.raw_params(self.request.body_arguments)
+        if not params:
+            return self.finish("fail")
+        if not self.application.alipay.verify_callback(params):
+            await payments.record_unapplied(self.db, source="notify", params=params, verified=False,
+                                            outcome=payments.BAD_SIGNATURE)
+            return self.finish("fail")
+        refused = payments.check_statement(self.config, params)
+        if refused:
+            await payments.record_unapplied(self.db, source="notify", params=params, verified=True, outcome=refused)
+            return self.finish("fail")
+        if params.get("trade_status") not in payments.PAID_STATUSES:
+            # WAIT_BUYER_PAY / TRADE_CLOSED: nothing to apply; keep it for the record
+            await payments.record_unapplied(self.db, source="notify", params=params, verified=True,
+                                            outcome=payments.NOT_PAID_STATUS)
+            return self.finish("success")
+        outcome = await payments.apply_payment(self.db, source="notify", params=params,
+                                               notify_id=params.get("notify_id") or None)
+        if outcome == payments.LATE_PAYMENT:
+            # refund now, best effort; the refund job retries what does not go through
+            self.application.spawn(payments.refund_due(self.application))
+        self.finish("success" if outcome in SETTLED else "fail")

@@ -323,3 +323,8 @@ async def mark_pay_started(pool, order_id):
     """Remember that the buyer went to the cashier: reconciliation asks Alipay about these orders."""
     async with pool.acquire() as conn:
         await Q.mark_pay_started(conn, order_id=order_id, now=utcnow())
+
+
+async def order_status(pool, order_id):
+    async with pool.acquire() as conn:
+        return await Q.get_order(conn, order_id=order_id)

@@ -1,12 +1,22 @@
 """Paying orders through Alipay: the pay link, the signed page-pay URL, and (below) what Alipay tells us."""
 import hashlib
 import hmac
+import json
 import logging
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal, InvalidOperation
 
+from alipay.client import AlipayError
+from db import Q, is_duplicate_key, rows, run_transaction
 from store.money import money
-from store.orders import SELLER_NAME
+from store.orders import (AWAITING_PAYMENT, CLOSED, SELLER_NAME, SHANGHAI, close_in_transaction, utcnow)
 
 log = logging.getLogger("dadashop.payments")
+
+# how long after the buyer went to the cashier we start asking Alipay ourselves
+RECONCILE_AFTER = timedelta(minutes=2)
+# past the deadline by this much, an order is closed even while Alipay cannot be asked
+ALIPAY_GRACE = timedelta(hours=1)
 
 
 def pay_link_signature(secret: str, order_id: str) -> str:
@@ -43,3 +53,201 @@ async def close_trade_best_effort(alipay, order_id):
         await alipay.trade_close(order_id)
     except Exception as exc:  # noqa: BLE001 - nothing here may fail the buyer's cancel
         log.info("closing Alipay trade %s failed: %s", order_id, exc)
+
+
+# ---------------------------------------------------------------- what Alipay tells us
+
+PAID_STATUSES = {"TRADE_SUCCESS", "TRADE_FINISHED"}
+
+# outcomes recorded in payment_event
+PAID, ALREADY_PAID, LATE_PAYMENT = "paid", "already_paid", "late_payment_refund"
+BAD_SIGNATURE, WRONG_APP, UNKNOWN_ORDER, WRONG_AMOUNT = "bad_signature", "wrong_app", "unknown_order", "wrong_amount"
+NOT_PAID_STATUS = "not_paid_status"
+
+
+def parse_amount(text):
+    try:
+        return Decimal(text)
+    except (InvalidOperation, TypeError):
+        return None
+
+
+def alipay_time(text):
+    """Alipay's `yyyy-MM-dd HH:mm:ss` (Asia/Shanghai) as naive UTC; None when absent or malformed."""
+    try:
+        local = datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=SHANGHAI)
+    except (TypeError, ValueError):
+        return None
+    return local.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def check_statement(config, params) -> str | None:
+    """Checks on a verified notify/return beyond the signature: ours (app id, seller)? None if fine."""
+    if params.get("app_id") != config.alipay_app_id:
+        return WRONG_APP
+    if config.alipay_seller_id and params.get("seller_id") not in (None, config.alipay_seller_id):
+        return WRONG_APP
+    return None
+
+
+async def record_event(conn, *, source, params, verified, outcome, notify_id=None):
+    await Q.record_event(conn, source=source, notify_id=notify_id, order_id=(params.get("out_trade_no") or "")[:64]
+                         or None, trade_no=(params.get("trade_no") or "")[:64] or None,
+                         trade_status=(params.get("trade_status") or "")[:32] or None,
+                         total_amount=(params.get("total_amount") or "")[:32] or None, verified=int(verified),
+                         outcome=outcome, params=json.dumps(params, ensure_ascii=False), now=utcnow())
+
+
+async def record_unapplied(pool, *, source, params, verified, outcome):
+    """A statement we do not act on (bad signature, not ours, ...), kept for the operator."""
+    async with pool.acquire() as conn:
+        await record_event(conn, source=source, params=params, verified=verified, outcome=outcome)
+
+
+async def apply_payment(pool, *, source, params, notify_id=None) -> str:
+    """A verified Alipay statement that `out_trade_no` was paid (trade_no, total_amount, gmt_payment).
+
+    In one transaction with the order row locked: awaiting payment → paid (1 → 2); paid already →
+    nothing; closed meanwhile → a refund is owed (never a silent resurrection); the statement is
+    recorded. Returns the outcome. Safe to call any number of times for the same payment.
+    """
+    order_id = params.get("out_trade_no") or ""
+    amount = parse_amount(params.get("total_amount"))
+    paid_time = alipay_time(params.get("gmt_payment")) or utcnow()
+
+    async def work(conn):
+        seen = notify_id and await Q.get_event_by_notify_id(conn, notify_id=notify_id)
+        if seen:  # a resend: it was applied (or refused) once, with the outcome recorded then
+            await Q.count_repeat(conn, notify_id=notify_id, now=utcnow())
+            return seen["outcome"]
+        order = await Q.lock_order(conn, order_id=order_id)
+        if order is None:
+            outcome = UNKNOWN_ORDER
+        elif amount is None or amount != order["total_amount"]:
+            outcome = WRONG_AMOUNT
+        elif order["status"] == AWAITING_PAYMENT:
+            await Q.mark_paid(conn, order_id=order_id, trade_no=params.get("trade_no"), paid_time=paid_time)
+            outcome = PAID
+        elif order["status"] == CLOSED:
+            await Q.add_refund(conn, order_id=order_id, trade_no=params.get("trade_no") or "",
+                               out_request_no=late_refund_request_no(order_id), amount=amount,
+                               reason="late_payment", now=utcnow())
+            outcome = LATE_PAYMENT
+        else:
+            outcome = ALREADY_PAID
+        await record_event(conn, source=source, params=params, verified=True, outcome=outcome, notify_id=notify_id)
+        return outcome
+
+    try:
+        return await run_transaction(pool, work)
+    except Exception as exc:
+        if notify_id and is_duplicate_key(exc):  # the same notify_id racing itself: the other one applied it
+            return ALREADY_PAID
+        raise
+
+
+def late_refund_request_no(order_id):
+    """Stable per order: however often the late payment is seen, Alipay refunds it once."""
+    return f"{order_id}_late"[:64]
+
+
+async def payment_from_query(alipay, order) -> dict | None:
+    """Ask Alipay about an order; the statement as notify-like params when it says paid, else None.
+
+    Raises AlipayError when Alipay cannot be reached or its answer does not verify.
+    """
+    answer = await alipay.trade_query(order["order_id"])
+    if str(answer.get("code")) != "10000" or answer.get("trade_status") not in PAID_STATUSES:
+        return None
+    return {"out_trade_no": order["order_id"], "trade_no": answer.get("trade_no"),
+            "trade_status": answer.get("trade_status"), "total_amount": answer.get("total_amount"),
+            "gmt_payment": answer.get("send_pay_date"), "app_id": alipay.app_id}
+
+
+async def confirm_by_query(app, order, source) -> str | None:
+    """The active query path (return page, reconciliation, timeout): apply a payment Alipay confirms."""
+    params = await payment_from_query(app.alipay, order)
+    if params is None:
+        return None
+    outcome = await apply_payment(app.db, source=source, params=params)
+    if outcome == LATE_PAYMENT:
+        await refund_due(app)
+    return outcome
+
+
+# ---------------------------------------------------------------- background work
+
+async def close_overdue_orders(app, limit=100) -> dict:
+    """Close orders unpaid past their deadline, stock returned — unless Alipay says they were paid.
+
+    Correct with any number of processes: every step is conditional in the database.
+    """
+    counts = {"closed": 0, "paid": 0, "skipped": 0}
+    async with app.db.acquire() as conn:
+        overdue = await rows(Q.overdue_orders(conn, now=utcnow(), limit=limit))
+    for order in overdue:
+        try:
+            if await confirm_by_query(app, order, "timeout_query") == PAID:
+                counts["paid"] += 1
+                continue
+            # closing the Alipay trade first means no payment can start after our check
+            closed = await app.alipay.trade_close(order["order_id"])
+            if closed.get("sub_code") == "ACQ.TRADE_STATUS_ERROR":
+                if await confirm_by_query(app, order, "timeout_query") == PAID:
+                    counts["paid"] += 1
+                    continue
+        except AlipayError as exc:
+            if order["pay_deadline"] > utcnow() - ALIPAY_GRACE:
+                log.warning("order %s overdue, Alipay unreachable (%s): retry later", order["order_id"], exc)
+                counts["skipped"] += 1
+                continue
+            # long past the deadline Alipay has closed the trade itself (time_expire); a payment
+            # that still shows up later is refunded like any late payment
+
+        async def close(conn, order_id=order["order_id"]):
+            return await close_in_transaction(conn, order_id, "timeout")
+
+        if await run_transaction(app.db, close):
+            counts["closed"] += 1
+    return counts
+
+
+async def reconcile(app, limit=100) -> int:
+    """Ask Alipay about orders whose buyer went to the cashier a while ago and that are still unpaid,
+    so that a lost notify does not leave a paid order unpaid. Returns how many turned out paid."""
+    now = utcnow()
+    async with app.db.acquire() as conn:
+        waiting = await rows(Q.orders_at_the_cashier(conn, started_before=now - RECONCILE_AFTER, now=now,
+                                                     limit=limit))
+    paid = 0
+    for order in waiting:
+        try:
+            if await confirm_by_query(app, order, "reconcile") == PAID:
+                paid += 1
+        except AlipayError as exc:
+            log.warning("reconcile %s: %s", order["order_id"], exc)
+    return paid
+
+
+async def refund_due(app, limit=50) -> int:
+    """Send the refunds we owe; a failure is retried later with backoff. Returns how many completed."""
+    async with app.db.acquire() as conn:
+        due = await rows(Q.due_refunds(conn, now=utcnow(), limit=limit))
+    done = 0
+    for refund in due:
+        try:
+            answer = await app.alipay.trade_refund(refund["order_id"], refund["amount"], refund["out_request_no"],
+                                                   refund_reason="订单已关闭, 款项原路退回")
+            ok = str(answer.get("code")) == "10000"
+            result = json.dumps(answer, ensure_ascii=False)[:255]
+        except AlipayError as exc:
+            ok, result = False, f"unreachable: {exc}"[:255]
+        async with app.db.acquire() as conn:
+            if ok:
+                done += await Q.finish_refund(conn, refund_id=refund["id"], result=result, now=utcnow())
+            else:
+                delay = min(3600, 10 * 2 ** min(refund["attempts"], 8))
+                await Q.postpone_refund(conn, refund_id=refund["id"], result=result,
+                                        next_attempt_time=utcnow() + timedelta(seconds=delay))
+                log.warning("refund %s not done yet: %s", refund["out_request_no"], result)
+    return done

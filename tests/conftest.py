@@ -74,10 +74,11 @@ def sandbox(io_loop):
 
 
 @pytest.fixture
-def config(database_url, redis_url, sandbox):
+def config(database_url, redis_url, sandbox, http_port):
     return dataclasses.replace(
         config_module.load(environ={}, env_file="/nonexistent"),
         mysql_url=database_url, redis_url=redis_url, admin_key=ADMIN_KEY,
+        public_url=f"http://127.0.0.1:{http_port}",
         alipay_gateway=sandbox.gateway_url, mysql_pool_size=40, sweep_interval=3600)
 
 
@@ -106,6 +107,7 @@ def app(io_loop, config):
     pool, redis_client = io_loop.run_sync(lambda: server.open_resources(config))
     application = server.App(config, pool, redis_client, server.make_alipay_client(config))
     yield application
+    io_loop.run_sync(application.wait_for_tasks)
     io_loop.run_sync(lambda: server.close_resources(pool, redis_client))
 
 

@@ -293,7 +293,7 @@ class Sandbox:
         if page.code != 200:
             raise _page_error(page.code, html)
         out_trade_no = _HIDDEN_TRADE.search(html).group(1)
-        paid = await client.fetch(urljoin(pay_url, "/cashier/pay"), method="POST",
+        paid = await client.fetch(urljoin(page.effective_url, "/cashier/pay"), method="POST",
                                   body="out_trade_no=" + out_trade_no, follow_redirects=False,
                                   raise_error=False)
         if paid.code != 302:
