@@ -208,7 +208,7 @@ class Store:
         async with self.pool.acquire() as conn:
             async with conn.cursor(db.aiomysql.DictCursor) as cur:
                 await cur.execute(sql, args)
-                return await cur.fetchall()
+                return list(await cur.fetchall())  # aiomysql gives () for no rows
 
     async def execute(self, sql, *args):
         async with self.pool.acquire() as conn:

@@ -2,7 +2,7 @@
 headless Debian Chromium through Selenium.
 
 - The sandbox (`python -m alipay.sandbox`) and the service (`python server.py --demo`) start once per
-  session on free ports, with a database of their own (created by the server at start, dropped at
+  test module on free ports, with a database of their own (created by the server at start, dropped at
   the end) and the run's Redis index (the `redis_url` fixture of tests/conftest.py).
 - Each test gets a fresh browser profile. Screenshots go to `screenshots/` at the repository root
   (git-ignored); a failing test leaves `FAILED-<test>.png` there too.
@@ -131,12 +131,12 @@ class Process:
         self.log.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def e2e_logs(tmp_path_factory):
     return tmp_path_factory.mktemp("e2e-logs")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def e2e_database():
     """A fresh database name; the server creates it and its schema at start. Dropped at the end."""
     name = f"dadashop_e2e_{os.getpid()}_{uuid.uuid4().hex[:6]}"
@@ -149,7 +149,7 @@ def e2e_database():
         conn.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def sandbox(chromium, e2e_logs):
     """The Alipay sandbox gateway as a subprocess: its base URL."""
     port = free_port()
@@ -163,7 +163,7 @@ def sandbox(chromium, e2e_logs):
         proc.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def service(sandbox, e2e_database, redis_url, e2e_logs):
     """`server.py --demo` as a subprocess, configured for the sandbox: its base URL."""
     port = free_port()
@@ -250,6 +250,32 @@ class Backend:
         status, body = self.call("POST", f"/v1/admin/orders/{order_id}/ship", {}, headers={"X-Admin-Key": ADMIN_KEY})
         assert status == 200 and body["code"] == 200, (status, body)
 
+    # -- the Alipay sandbox
+    def trade(self, out_trade_no):
+        status, body = http("GET", f"{self.sandbox}/sandbox/api/trades/{out_trade_no}")
+        assert status == 200, body
+        return body
+
+    def sandbox_pay(self, out_trade_no):
+        """Pay without a browser (the cashier's 确认付款): the trade succeeds and its notify starts."""
+        status, body = http("POST", f"{self.sandbox}/sandbox/api/pay", {"out_trade_no": out_trade_no})
+        assert status == 200 and body["trade_status"] == "TRADE_SUCCESS", body
+        return body
+
+    def signed_return(self, out_trade_no):
+        """The query string Alipay's redirect carries back for this trade, signed as the sandbox signs it."""
+        from urllib.parse import quote_plus, urlencode
+
+        from alipay import signer
+        from alipay.sandbox import ALIPAY_PRIVATE_KEY_PATH, SELLER_ID
+        trade = self.trade(out_trade_no)
+        params = {"app_id": trade["app_id"], "auth_app_id": trade["app_id"], "charset": "utf-8",
+                  "method": "alipay.trade.page.pay.return", "out_trade_no": out_trade_no, "seller_id": SELLER_ID,
+                  "sign_type": "RSA2", "timestamp": time.strftime("%Y-%m-%d %H:%M:%S"),
+                  "total_amount": trade["total_amount"], "trade_no": trade["trade_no"], "version": "1.0"}
+        signed = signer.sign_callback(params, signer.load_private_key_file(ALIPAY_PRIVATE_KEY_PATH))
+        return urlencode(signed, quote_via=quote_plus)
+
     # -- straight to the database, for what the API does not offer (a scarce SKU, a sell-out)
     def sql(self, statement, *args):
         conn = pymysql.connect(database=self.database, autocommit=True, **MYSQL)
@@ -275,7 +301,7 @@ class Backend:
         self.sql("UPDATE sku SET stock=%s WHERE id=%s", stock, sku_id)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def backend(service, e2e_database, sandbox):
     return Backend(service, e2e_database, sandbox)
 
@@ -359,14 +385,20 @@ class Shopper:
         self.driver.save_screenshot(str(SCREENSHOTS / f"{name}.png"))
 
     def full_shot(self, name):
-        """The whole page height (headless Chromium grows the window to fit, then restores it)."""
-        width, height = self.driver.get_window_size().values()
-        page_height = self.driver.execute_script("return document.documentElement.scrollHeight")
-        self.driver.set_window_size(width, max(height, min(page_height + 20, 4000)))
-        try:
-            self.shot(name)
-        finally:
-            self.driver.set_window_size(width, height)
+        """The whole page, also what lies below the fold (Chromium's DevTools capture)."""
+        import base64
+        SCREENSHOTS.mkdir(exist_ok=True)
+        # sticky bars would be drawn where the viewport ended: lay them out in the flow for the picture
+        self.driver.execute_script(
+            "var s = document.createElement('style'); s.id = 'e2e-unstick';"
+            "s.textContent = '#site-header, .checkout-bar { position: static !important; }';"
+            "document.head.appendChild(s);")
+        size = self.driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
+        picture = self.driver.execute_cdp_cmd("Page.captureScreenshot", {
+            "format": "png", "captureBeyondViewport": True,
+            "clip": {"x": 0, "y": 0, "width": size["width"], "height": min(size["height"], 6000), "scale": 1}})
+        self.driver.execute_script("document.getElementById('e2e-unstick').remove();")
+        (SCREENSHOTS / f"{name}.png").write_bytes(base64.b64decode(picture["data"]))
 
     def horizontal_overflow(self):
         return self.driver.execute_script(

@@ -305,6 +305,32 @@ def test_an_expired_session_goes_to_login_and_back(shopper, backend):
     shopper.wait_text("#orders", "暂无「待发货」的订单")
 
 
+def test_result_page_waits_for_an_unconfirmed_payment_and_retries(shopper, backend):
+    buyer = backend.buyer()
+    sku = pick_skus(backend, 1)[0]
+    order = backend.create_order(buyer, sku["id"])
+    order_id = order["order_id"]
+    shopper.log_in_with_token(buyer)
+
+    # to the cashier, but back on the result page before Alipay has the money (a signed, genuine return)
+    shopper.open(f"/static/payment.html?order_id={order_id}")
+    shopper.click("#pay-btn")
+    shopper.visible("#pay")
+    shopper.open("/static/payResult.html?" + backend.signed_return(order_id))
+    shopper.until(lambda: shopper.find("#result").get_attribute("data-state") == "pending", "never pending")
+    assert shopper.text_of("#result-title") == "支付结果确认中"
+    assert shopper.find("#retry").is_displayed()
+    assert shopper.text_of("#order-id") == order_id
+    shopper.shot("65-pay-result-not-confirmed-yet")
+    assert [o["status"] for o in backend.orders(buyer)] == [1]  # a return alone never marks an order paid
+
+    backend.sandbox_pay(order_id)
+    if shopper.find("#retry").is_displayed():
+        shopper.find("#retry").click()
+    shopper.until(lambda: shopper.find("#result").get_attribute("data-state") == "paid", "payment never confirmed")
+    assert shopper.text_of("#result-title") == "支付成功"
+
+
 def test_a_forged_return_is_refused_on_the_result_page(shopper, backend):
     buyer = backend.buyer()
     shopper.log_in_with_token(buyer)
