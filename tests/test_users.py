@@ -58,7 +58,8 @@ async def test_token_missing_expired_tampered_or_unknown_user_is_401(api, app, s
     secret = app.config.jwt_secret
     expired = jwt.encode({"username": user["username"], "exp": int(time.time()) - 10}, secret, algorithm="HS256")
     tampered = user["token"][:-2] + ("AA" if not user["token"].endswith("AA") else "BB")
-    foreign = jwt.encode({"username": user["username"], "exp": int(time.time()) + 60}, "another-secret-of-sufficient-length-32", algorithm="HS256")
+    foreign = jwt.encode({"username": user["username"], "exp": int(time.time()) + 60},
+                         "another-secret-of-sufficient-length-32", algorithm="HS256")
     ghost = make_token("ghost_user", secret)
     path = f"/v1/users/{user['username']}/address"
     for token in (None, "", expired, tampered, foreign, ghost, "not-a-jwt"):

@@ -21,6 +21,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
@@ -269,9 +270,10 @@ class Backend:
         from alipay import signer
         from alipay.sandbox import ALIPAY_PRIVATE_KEY_PATH, SELLER_ID
         trade = self.trade(out_trade_no)
+        shanghai_now = datetime.now(timezone(timedelta(hours=8))).strftime("%Y-%m-%d %H:%M:%S")
         params = {"app_id": trade["app_id"], "auth_app_id": trade["app_id"], "charset": "utf-8",
                   "method": "alipay.trade.page.pay.return", "out_trade_no": out_trade_no, "seller_id": SELLER_ID,
-                  "sign_type": "RSA2", "timestamp": time.strftime("%Y-%m-%d %H:%M:%S"),
+                  "sign_type": "RSA2", "timestamp": shanghai_now,
                   "total_amount": trade["total_amount"], "trade_no": trade["trade_no"], "version": "1.0"}
         signed = signer.sign_callback(params, signer.load_private_key_file(ALIPAY_PRIVATE_KEY_PATH))
         return urlencode(signed, quote_via=quote_plus)
