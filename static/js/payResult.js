@@ -39,7 +39,7 @@
         $("#to-orders").href = "/static/myOrders.html?tab=2";
         $("#to-orders").className = "btn primary";
       } else if (body.code === 50105) {
-        state("pending", "⏳", "支付结果确认中", "支付宝尚未确认这笔付款，通常几秒钟内就会完成。");
+        state("pending", "…", "支付结果确认中", "支付宝尚未确认这笔付款，通常几秒钟内就会完成。");
         $("#retry").hidden = false;
         if (attempt < AUTO_RETRIES.length) {
           Shop.sleep(AUTO_RETRIES[attempt++]).then(check);
