@@ -111,5 +111,6 @@
     window.location.href = "/static/orderConfirm.html?settlement_type=0";
   });
 
+  Shop.refreshOnBack();
   call("GET");
 })(window.Shop);

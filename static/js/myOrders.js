@@ -116,5 +116,6 @@
     }
   });
 
+  Shop.refreshOnBack();
   load();
 })(window.Shop);

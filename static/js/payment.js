@@ -104,10 +104,9 @@
     window.location.href = payUrl;
   });
 
-  // Back from the cashier (page restored from the back/forward cache): the button works again.
-  window.addEventListener("pageshow", function (event) {
-    if (event.persisted && payUrl) { $("#pay-btn").disabled = false; $("#pay-btn").textContent = "确认支付"; }
-  });
+  // Back from the cashier (page restored from the back/forward cache): the order may be paid by now,
+  // so ask again (this tab remembers the order: a reload only asks to pay it, never creates one).
+  Shop.refreshOnBack();
 
   var started;
   if (orderId) {

@@ -241,6 +241,11 @@
     });
   }
 
+  /* A page restored from the back/forward cache shows what was true when it was left: load it anew. */
+  function refreshOnBack() {
+    window.addEventListener("pageshow", function (event) { if (event.persisted) { window.location.reload(); } });
+  }
+
   /* Handle a failed promise of a page action: login redirects are silent, the rest is shown. */
   function failed(error) {
     if (error && error.name === "LoginRedirect") { return; }
@@ -252,6 +257,6 @@
     safeNext: safeNext, goLogin: goLogin, requireLogin: requireLogin, api: api, message: message,
     skuIdIn: skuIdIn, stockMessage: stockMessage, esc: esc, money: money, attrs: attrs, image: image,
     params: params, newKey: newKey, sleep: sleep, $: $, $all: $all, header: header, notice: notice,
-    toast: toast, ask: ask, failed: failed
+    toast: toast, ask: ask, failed: failed, refreshOnBack: refreshOnBack
   };
 })(window, document);

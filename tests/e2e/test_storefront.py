@@ -102,6 +102,17 @@ def test_purchase_from_login_to_paid_order_awaiting_shipment(shopper, backend):
     pay_on_cashier(shopper, goods + 10, "07")
     assert shopper.text_of("#order-id") == order_id
 
+    # back twice (result → cashier → payment page): the paid order is not offered for payment again
+    shopper.driver.back()
+    shopper.driver.back()
+    shopper.wait_url("/static/payment.html?")
+    shopper.wait_text("#notice", "该订单已支付或已关闭")
+    assert not shopper.find("#pay-details").is_displayed()
+    shopper.driver.forward()
+    shopper.driver.forward()
+    shopper.wait_url("/static/payResult.html?")
+    shopper.until(lambda: shopper.find("#result").get_attribute("data-state") == "paid", "paid no more")
+
     # my orders: under 待发货, no actions for the shopper
     shopper.click("#to-orders")
     shopper.wait_url("/static/myOrders.html?tab=2")
