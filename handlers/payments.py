@@ -27,11 +27,13 @@ class PaymentResultHandler(BaseHandler):
     async def get(self):
         """The buyer's browser back from the cashier. Verified, then confirmed by notify or query."""
         params = self.raw_params(self.request.query_arguments)
-        if not params or not self.application.alipay.verify_callback(params) \
-                or payments.check_statement(self.config, params):
-            if params:
-                await payments.record_unapplied(self.db, source="return", params=params, verified=False,
-                                                outcome=payments.BAD_SIGNATURE)
+        if not params:
+            raise BusinessError(ILLEGAL_CALLBACK, "非法访问", http_status=400)
+        verified = self.application.alipay.verify_callback(params)
+        refused = payments.check_statement(self.config, params) if verified else payments.BAD_SIGNATURE
+        if refused:
+            await payments.record_unapplied(self.db, source="return", params=params, verified=verified,
+                                            outcome=refused)
             raise BusinessError(ILLEGAL_CALLBACK, "非法访问", http_status=400)
         order_id = params.get("out_trade_no", "")
         async with self.db.acquire() as conn:

@@ -268,9 +268,10 @@ async def explain_lost_transition(pool, user_id, order_id, action):
 
 
 async def confirm_receipt(pool, user_id, order_id):
-    async with pool.acquire() as conn:
-        changed = await Q.mark_received(conn, order_id=order_id, user_id=user_id, now=utcnow())
-    if changed != 1:
+    async def work(conn):
+        return await Q.mark_received(conn, order_id=order_id, user_id=user_id, now=utcnow())
+
+    if await run_transaction(pool, work) != 1:
         await explain_lost_transition(pool, user_id, order_id, "确认收货")
 
 
@@ -306,8 +307,10 @@ async def order_to_pay(pool, user_id, order_id):
 
 async def ship(pool, order_id):
     """The merchant ships: 2 -> 3. Returns False when the order is not awaiting shipment."""
-    async with pool.acquire() as conn:
-        return await Q.mark_shipped(conn, order_id=order_id, now=utcnow()) == 1
+    async def work(conn):
+        return await Q.mark_shipped(conn, order_id=order_id, now=utcnow())
+
+    return await run_transaction(pool, work) == 1
 
 
 async def order_awaiting_payment(pool, order_id):
@@ -321,8 +324,10 @@ async def order_awaiting_payment(pool, order_id):
 
 async def mark_pay_started(pool, order_id):
     """Remember that the buyer went to the cashier: reconciliation asks Alipay about these orders."""
-    async with pool.acquire() as conn:
+    async def work(conn):
         await Q.mark_pay_started(conn, order_id=order_id, now=utcnow())
+
+    await run_transaction(pool, work)
 
 
 async def order_status(pool, order_id):

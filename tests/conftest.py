@@ -70,7 +70,7 @@ def sandbox(io_loop):
     from alipay.sandbox import start_sandbox
     box = io_loop.run_sync(lambda: start_sandbox(port=0, notify_scale=0.0005))
     yield box
-    box.stop()
+    io_loop.run_sync(box.aclose)
 
 
 @pytest.fixture

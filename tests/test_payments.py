@@ -7,7 +7,9 @@ import pytest
 
 from alipay import signer
 from alipay.sandbox import ALIPAY_PRIVATE_KEY_PATH, MERCHANT_PRIVATE_KEY_PATH
+from db import run_transaction
 from store import payments
+from store.orders import close_in_transaction
 from tests.conftest import ADMIN_KEY
 
 P = "/v1/orders/processing/"
@@ -342,9 +344,10 @@ async def test_notify_racing_the_timeout_close_ends_consistent(api, app, store, 
         await sandbox.pay(order["order_id"])  # paid at Alipay; its notify is on the way
         await make_overdue(store, order["order_id"])
         notify = sandbox.trades[order["order_id"]].payment_notification
+        other_process_closes = run_transaction(
+            app.db, lambda conn, order_id=order["order_id"]: close_in_transaction(conn, order_id, "timeout"))
         await asyncio.gather(payments.close_overdue_orders(app), post_notify(api, notify.params),
-                             store.execute("UPDATE order_info SET status=5, close_reason='timeout' "
-                                           "WHERE order_id=%s AND status=1", order["order_id"]))
+                             other_process_closes)
         await sandbox.wait_for_notifies(10)
         await app.wait_for_tasks()  # the refund the notify handler started
         await payments.refund_due(app)
@@ -355,7 +358,7 @@ async def test_notify_racing_the_timeout_close_ends_consistent(api, app, store, 
         if row["status"] == 2:
             assert stock == {"stock": 2, "sales": 1} and refunds == [] and trade.refunds == {}
         else:
-            assert row["status"] == 5
+            assert row["status"] == 5 and stock == {"stock": 3, "sales": 0}
             assert refunds == [{"status": "done"}] and str(trade.refunded_amount) == "20.00"
         results.append(row["status"])
     assert set(results) <= {2, 5}
