@@ -130,6 +130,11 @@ def check_services(config):
 
 async def serve(config, sockets, *, run_jobs=True):
     """One worker: open pools, serve on the inherited sockets until told to stop, then drain."""
+    # signals first: a SIGTERM during start-up still means "stop once ready", not "die midway"
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
     # Alipay calls share the IOLoop's client; 10 connections at once (Tornado's default) would
     # queue reconciliation and refunds behind each other
     tornado.httpclient.AsyncHTTPClient.configure(None, max_clients=100)
@@ -138,11 +143,6 @@ async def serve(config, sockets, *, run_jobs=True):
     server = tornado.httpserver.HTTPServer(app, xheaders=True)
     server.add_sockets(sockets)
     background = jobs.start(app) if run_jobs else None
-
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
     await stop.wait()
 
     log.info("pid %d: stopping; finishing requests in flight", os.getpid())

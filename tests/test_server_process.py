@@ -1,0 +1,109 @@
+"""The server as a real process: forked workers sharing the port, graceful shutdown, demo store."""
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pymysql
+import pytest
+from tornado.httpclient import AsyncHTTPClient
+
+import config as config_module
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server_db(database_url):
+    url = database_url + "_proc"
+    yield url
+    target = config_module.parse_mysql_url(url)
+    conn = pymysql.connect(host=target.host, port=target.port, user=target.user, password=target.password)
+    with conn.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS `{target.db}`")
+    conn.close()
+
+
+def start_server(db_url, redis_url, *args):
+    port = free_port()
+    env = dict(os.environ, DADASHOP_MYSQL_URL=db_url, DADASHOP_REDIS_URL=redis_url, DADASHOP_PORT=str(port),
+               DADASHOP_JWT_SECRET="process-test-secret-of-enough-length")
+    proc = subprocess.Popen([sys.executable, "server.py", *args], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # ready when it answers HTTP (the port is bound earlier)
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/goods/skus", timeout=1) as answer:
+                if answer.status == 200:
+                    return proc, port
+        except OSError:
+            if proc.poll() is not None:
+                raise AssertionError(proc.stdout.read())
+            time.sleep(0.1)
+    proc.kill()
+    raise AssertionError("server did not start")
+
+
+@pytest.mark.gen_test(timeout=120)
+async def test_sigterm_lets_requests_in_flight_finish_across_workers(server_db, redis_url):
+    proc, port = start_server(server_db, redis_url, "--processes", "2", "--no-jobs")
+    client = AsyncHTTPClient(force_instance=True, max_clients=50)
+    try:
+        # registrations are slow on purpose (scrypt): these are still running when SIGTERM comes
+        requests = [client.fetch(f"http://127.0.0.1:{port}/v1/users", method="POST", raise_error=False,
+                                 body=json.dumps({"uname": f"graceful_{i}", "password": "secret123"}))
+                    for i in range(16)]
+        await asyncio.sleep(0.15)
+        proc.send_signal(signal.SIGTERM)
+        answers = await asyncio.gather(*requests)
+        assert [a.code for a in answers] == [200] * 16
+        assert await asyncio.get_running_loop().run_in_executor(None, proc.wait, 60) == 0
+    finally:
+        client.close()
+        if proc.poll() is None:
+            proc.kill()
+    output = proc.stdout.read()
+    assert output.count("stopping; finishing requests in flight") == 2, output  # both workers drained
+    target = config_module.parse_mysql_url(server_db)
+    conn = pymysql.connect(host=target.host, port=target.port, user=target.user, database=target.db)
+    with conn.cursor() as cur:
+        cur.execute("SELECT COUNT(*) FROM user_profile WHERE username LIKE 'graceful%%'")
+        assert cur.fetchone()[0] == 16
+    conn.close()
+
+
+def test_demo_store_loads_once_and_a_second_start_changes_nothing(server_db, redis_url):
+    for _ in range(2):
+        proc, port = start_server(server_db, redis_url, "--demo", "--no-jobs")
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(60) == 0
+        output = proc.stdout.read()
+    assert "demo / demo12345" in output and "migration applied" not in output
+    target = config_module.parse_mysql_url(server_db)
+    conn = pymysql.connect(host=target.host, port=target.port, user=target.user, database=target.db)
+    with conn.cursor() as cur:
+        cur.execute("SELECT COUNT(*), COUNT(DISTINCT spu_id) FROM sku")
+        skus, spus = cur.fetchone()
+        cur.execute("SELECT COUNT(*) FROM sale_attr_value")
+        attrs = cur.fetchone()[0]
+        cur.execute("SELECT COUNT(*) FROM user_profile WHERE username='demo'")
+        demo_users = cur.fetchone()[0]
+        cur.execute("SELECT COUNT(*) FROM address")
+        addresses = cur.fetchone()[0]
+        cur.execute("SELECT default_image_url FROM sku")
+        images = {row[0] for row in cur.fetchall()}
+    conn.close()
+    assert (skus, spus, demo_users, addresses) == (20, 5, 1, 1) and attrs >= 20
+    assert all((ROOT / "static" / "images" / image).is_file() for image in images)
