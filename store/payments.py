@@ -85,7 +85,7 @@ def check_statement(config, params) -> str | None:
     """Checks on a verified notify/return beyond the signature: ours (app id, seller)? None if fine."""
     if params.get("app_id") != config.alipay_app_id:
         return WRONG_APP
-    if config.alipay_seller_id and params.get("seller_id") not in (None, config.alipay_seller_id):
+    if config.alipay_seller_id and params.get("seller_id") != config.alipay_seller_id:
         return WRONG_APP
     return None
 

@@ -372,3 +372,36 @@ async def test_notify_events_keep_the_raw_parameters(api, app, store, sandbox):
     row = await store.fetchone("SELECT params FROM payment_event WHERE order_id=%s", order["order_id"])
     params = json.loads(row["params"])
     assert params == sandbox.trades[order["order_id"]].payment_notification.params
+
+
+@pytest.mark.gen_test
+async def test_configured_seller_id_must_match(api, app, store, sandbox):
+    import dataclasses
+    app.config = dataclasses.replace(app.config, alipay_seller_id="2088000000000000")
+    _, _, order = await new_order(api, store)
+    base = {"notify_id": "s1", "app_id": app.config.alipay_app_id, "out_trade_no": order["order_id"],
+            "trade_no": "2026112522009", "trade_status": "TRADE_SUCCESS", "total_amount": "20.00"}
+    for params in (base, dict(base, seller_id="2088999999999999")):
+        assert (await post_notify(api, signed_notify(params)))[1] == "fail"
+    assert (await order_row(store, order["order_id"]))["status"] == 1
+    assert (await post_notify(api, signed_notify(dict(base, seller_id="2088000000000000"))))[1] == "success"
+    assert (await order_row(store, order["order_id"]))["status"] == 2
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_the_background_jobs_of_a_server_process_close_overdue_orders(api, app, store, sandbox):
+    import dataclasses
+    import jobs
+    _, sku, order = await new_order(api, store, stock=2, count=2)
+    await make_overdue(store, order["order_id"])
+    app.config = dataclasses.replace(app.config, sweep_interval=0.05)
+    background = jobs.start(app)
+    try:
+        for _ in range(200):  # waits for the sweep; no timing is asserted
+            if (await order_row(store, order["order_id"]))["status"] == 5:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await background.stop()
+    assert (await order_row(store, order["order_id"]))["status"] == 5
+    assert await store.fetchone("SELECT stock, sales FROM sku WHERE id=%s", sku) == {"stock": 2, "sales": 0}
