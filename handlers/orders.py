@@ -3,7 +3,7 @@ import re
 
 from handlers.base import BaseHandler, authenticated, int_param, str_param
 from store import orders
-from store.errors import BAD_STATUS, BusinessError, bad_params
+from store.errors import BusinessError, bad_params
 from store.payments import alipay_page_pay_url, check_pay_link, close_trade_best_effort, pay_data
 
 ORDER_ID = re.compile(r"[A-Za-z0-9_]{1,64}")
@@ -93,7 +93,7 @@ class PayLinkHandler(BaseHandler):
         if not check_pay_link(self.config, order_id, self.get_query_argument("sig", "")):
             raise BusinessError(50106, "订单不存在", http_status=404)
         order = await orders.order_awaiting_payment(self.db, order_id)
-        if order is None:
-            raise BusinessError(BAD_STATUS, "订单不是待付款状态或已超过支付期限")
+        if order is None:  # paid, closed or past its deadline: a browser is better off in "my orders"
+            return self.redirect("/static/myOrders.html")
         await orders.mark_pay_started(self.db, order_id)
         self.redirect(alipay_page_pay_url(self.application.alipay, self.config, order))

@@ -97,8 +97,8 @@ fi
 
 # ---- headless Chromium for the browser tests
 if [ "$WANT_BROWSER" = --browser ] && { [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; }; then
-    say "installing Debian's chromium and chromium-driver for the browser tests"
-    apt_install chromium chromium-driver || say "could not install chromium (not root?): the browser tests \
+    say "installing Debian's chromium and chromium-driver (and a Chinese font) for the browser tests"
+    apt_install chromium chromium-driver fonts-wqy-microhei || say "could not install chromium (not root?): the browser tests \
 need /usr/bin/chromium and /usr/bin/chromedriver (apt-get install chromium chromium-driver)"
 fi
 say "ready: .venv, MariaDB on $MYSQL_HOST:$MYSQL_PORT, Redis on 127.0.0.1:$REDIS_PORT"

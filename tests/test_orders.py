@@ -139,6 +139,11 @@ async def test_pay_link_leads_to_the_signed_alipay_cashier_for_the_stored_total(
     started = await store.fetchone("SELECT pay_started_time FROM order_info WHERE order_id=%s",
                                    body["data"]["order_id"])
     assert started["pay_started_time"] is not None
+    # once the order is no longer payable, the link leads back to "my orders", not to the cashier
+    await store.execute("UPDATE order_info SET status=5 WHERE order_id=%s", body["data"]["order_id"])
+    response = await api.client.fetch(body["data"]["pay_url"].replace(app.config.base_url, api.base_url),
+                                      follow_redirects=False, raise_error=False)
+    assert response.code == 302 and response.headers["Location"] == "/static/myOrders.html"
     # a forged link leads nowhere
     status, bad = await api.get(f"/v1/orders/{body['data']['order_id']}/alipay", params={"sig": "0" * 32})
     assert status == 404 and bad["code"] == 50106
