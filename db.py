@@ -121,6 +121,17 @@ def ensure_database(target):
         conn.close()
 
 
+def drop_database(target):
+    """Drop the configured database (tests and benchmarks clean up after themselves)."""
+    conn = pymysql.connect(host=target.host, port=target.port, user=target.user,
+                           password=target.password, charset="utf8mb4")
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS `{_identifier(target.db)}`")
+    finally:
+        conn.close()
+
+
 def _identifier(name):
     if not re.fullmatch(r"[A-Za-z0-9_]+", name):
         raise ValueError(f"unsafe database name {name!r}")

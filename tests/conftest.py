@@ -8,6 +8,7 @@ sandbox are opened per test inside it.
 import dataclasses
 import json
 import os
+import socket
 import uuid
 from decimal import Decimal
 
@@ -29,19 +30,25 @@ PASSWORD = "secret123"
 PASSWORD_HASH = hash_password(PASSWORD)  # once per run: scrypt is slow on purpose
 
 
+def mysql_url_of(database_name):
+    """The URL of a database on the test MySQL server."""
+    return MYSQL_URL.rstrip("/") + "/" + database_name
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 @pytest.fixture(scope="session")
 def database_url():
     name = f"dadashop_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    url = MYSQL_URL.rstrip("/") + "/" + name
+    url = mysql_url_of(name)
     target = config_module.parse_mysql_url(url)
     db.apply_migrations(target)  # creates the database too
     yield url
-    conn = pymysql.connect(host=target.host, port=target.port, user=target.user, password=target.password)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
-    finally:
-        conn.close()
+    db.drop_database(target)
 
 
 @pytest.fixture(scope="session")

@@ -35,10 +35,7 @@ def test_migrations_on_a_new_database_create_every_table(database_url):
                 "order_goods"} <= tables
         assert engines == {("InnoDB", "utf8mb4_unicode_ci")}
     finally:
-        conn = pymysql.connect(host=target.host, port=target.port, user=target.user)
-        with conn.cursor() as cur:
-            cur.execute(f"DROP DATABASE IF EXISTS `{target.db}`")
-        conn.close()
+        db.drop_database(target)
 
 
 def test_stock_can_never_go_negative(database_url, io_loop, store):

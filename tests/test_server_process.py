@@ -3,7 +3,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,25 +14,17 @@ import pytest
 from tornado.httpclient import AsyncHTTPClient
 
 import config as config_module
+import db
+from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
 def server_db(database_url):
     url = database_url + "_proc"
     yield url
-    target = config_module.parse_mysql_url(url)
-    conn = pymysql.connect(host=target.host, port=target.port, user=target.user, password=target.password)
-    with conn.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS `{target.db}`")
-    conn.close()
+    db.drop_database(config_module.parse_mysql_url(url))
 
 
 def start_server(db_url, redis_url, *args):

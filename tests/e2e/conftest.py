@@ -13,7 +13,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,11 +27,14 @@ from pathlib import Path
 import pymysql
 import pytest
 
+import config as config_module
+import db
+from tests.conftest import free_port, mysql_url_of
+
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "screenshots"
 CHROMIUM = os.environ.get("E2E_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("E2E_CHROMEDRIVER", "/usr/bin/chromedriver")
-MYSQL = dict(host="127.0.0.1", port=3306, user="root", password="")
 ADMIN_KEY = "e2e-admin-key"
 PASSWORD = "e2e-pass-123"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -67,12 +69,6 @@ def chromium():
 
 
 # ---- processes -------------------------------------------------------------------------------
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 def http(method, url, body=None, headers=None, timeout=30):
     """(status, parsed JSON or text) for a plain HTTP call; never raises on an HTTP status."""
@@ -142,12 +138,7 @@ def e2e_database():
     """A fresh database name; the server creates it and its schema at start. Dropped at the end."""
     name = f"dadashop_e2e_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     yield name
-    conn = pymysql.connect(**MYSQL)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
-    finally:
-        conn.close()
+    db.drop_database(config_module.parse_mysql_url(mysql_url_of(name)))
 
 
 @pytest.fixture(scope="module")
@@ -170,7 +161,7 @@ def service(sandbox, e2e_database, redis_url, e2e_logs):
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = dict(os.environ,
-               DADASHOP_MYSQL_URL=f"mysql://root:@127.0.0.1:3306/{e2e_database}",
+               DADASHOP_MYSQL_URL=mysql_url_of(e2e_database),
                DADASHOP_REDIS_URL=redis_url,
                ALIPAY_GATEWAY=f"{sandbox}/gateway.do",
                DADASHOP_ADMIN_KEY=ADMIN_KEY,
@@ -280,7 +271,9 @@ class Backend:
 
     # -- straight to the database, for what the API does not offer (a scarce SKU, a sell-out)
     def sql(self, statement, *args):
-        conn = pymysql.connect(database=self.database, autocommit=True, **MYSQL)
+        target = config_module.parse_mysql_url(mysql_url_of(self.database))
+        conn = pymysql.connect(host=target.host, port=target.port, user=target.user, password=target.password,
+                               database=target.db, autocommit=True)
         try:
             with conn.cursor() as cur:
                 cur.execute(statement, args)
