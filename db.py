@@ -190,6 +190,26 @@ def apply_migrations(target):
     return applied_now
 
 
+def after_commit(conn, callback):
+    """Run `await callback()` once the transaction open on `conn` has committed (not if it rolls back).
+
+    For effects outside the database that must not run before the data is visible, e.g. clearing
+    a sold-out mark once returned stock can actually be bought. A failing callback is logged.
+    """
+    hooks = conn.__dict__.setdefault("_after_commit", [])
+    hooks.append(callback)
+
+
+async def _run_after_commit(conn, committed):
+    hooks = conn.__dict__.pop("_after_commit", None)
+    if hooks and committed:
+        for callback in hooks:
+            try:
+                await callback()
+            except Exception:  # noqa: BLE001 - the transaction is committed whatever a hook does
+                log.exception("after-commit hook failed")
+
+
 @asynccontextmanager
 async def transaction(pool):
     """A connection with an open transaction: committed on success, rolled back on any error."""
@@ -198,10 +218,12 @@ async def transaction(pool):
         try:
             yield conn
         except BaseException:
+            await _run_after_commit(conn, False)
             await conn.rollback()
             raise
         else:
             await conn.commit()
+            await _run_after_commit(conn, True)
 
 
 def is_retryable(exc):
@@ -221,6 +243,46 @@ async def run_transaction(pool, work, *, attempts=5):
         try:
             async with transaction(pool) as conn:
                 return await work(conn)
+        except pymysql.err.OperationalError as exc:
+            if not is_retryable(exc) or attempt == attempts:
+                raise
+            log.info("transaction retry %d after MySQL error %s", attempt, exc.args[0])
+            await asyncio.sleep(0.005 * attempt)
+
+
+def compound_transaction(statements):
+    """One statement that is a whole transaction: `BEGIN NOT ATOMIC START TRANSACTION; ...; COMMIT; END`.
+
+    `statements` are (named query, parameters) pairs; each query's parameters are renamed with its
+    position, so several uses of one query do not clash. MariaDB runs the block server-side in one
+    round trip: row locks taken inside it are held for no client round trip at all. Values still
+    go through the driver's escaping; only our own SQL text is joined.
+    """
+    parts, params = ["BEGIN NOT ATOMIC START TRANSACTION;"], {}
+    for k, (query, values) in enumerate(statements):
+        sql, values = expand_lists(query.sql, values)
+        parts.append(re.sub(r"%\((\w+)\)s", rf"%(\1__{k})s", sql.strip().rstrip(";")) + ";")
+        params.update({f"{name}__{k}": value for name, value in values.items()})
+    parts.append("COMMIT; END")
+    return "\n".join(parts), params
+
+
+async def run_compound_transaction(pool, statements, *, attempts=5):
+    """Run a `compound_transaction`; on any error roll back (a SIGNAL leaves the transaction open),
+    and retry it whole on a deadlock or lock wait timeout, like run_transaction."""
+    sql, params = compound_transaction(statements)
+    for attempt in range(1, attempts + 1):
+        try:
+            async with pool.acquire() as conn:
+                try:
+                    async with conn.cursor() as cur:
+                        return await cur.execute(sql, params)
+                except BaseException:
+                    try:
+                        await conn.rollback()
+                    except Exception:  # noqa: BLE001 - a broken connection: closing it ends the transaction
+                        conn.close()
+                    raise
         except pymysql.err.OperationalError as exc:
             if not is_retryable(exc) or attempt == attempts:
                 raise

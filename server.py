@@ -25,6 +25,7 @@ import tornado.web
 import config as config_module
 import db
 import jobs
+import store.orders
 from alipay.client import AlipayClient
 from handlers.addresses import AddressHandler, AddressListHandler
 from handlers.admin import ShipOrderHandler
@@ -52,6 +53,8 @@ class App(tornado.web.Application):
         self.in_flight = 0
         self._tasks = set()
         self._user_ids = {}  # username -> id; users are never deleted or renamed, so this never goes stale
+        # stock-returning transactions clear sold-out marks through this process's client
+        store.orders.sold_out_marks.redis = redis_client
         routes = [
             (r"/v1/users/?", UsersHandler),
             (r"/v1/tokens/?", TokensHandler),

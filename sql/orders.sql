@@ -15,6 +15,24 @@ INSERT INTO order_goods (order_id, sku_id, count, price) VALUES (%s, %s, %s, %s)
 UPDATE sku SET stock = stock - :count, sales = sales + :count
 WHERE id = :sku_id AND stock >= :count AND is_launched = 1;
 
+-- name: deduct_stock_or_signal!
+-- One line of the single-statement create-order transaction (store/orders.py): deduct, or stop
+-- the whole statement with error 50103 naming the SKU (the caller rolls back). Same condition as
+-- deduct_stock; every matched row is changed (count >= 1), so ROW_COUNT() is the matched count.
+UPDATE sku SET stock = stock - :count, sales = sales + :count
+WHERE id = :sku_id AND stock >= :count AND is_launched = 1;
+IF ROW_COUNT() <> 1 THEN SIGNAL SQLSTATE '45000' SET MYSQL_ERRNO = 50103, MESSAGE_TEXT = :sku_id; END IF;
+
+-- name: insert_order_line!
+INSERT INTO order_goods (order_id, sku_id, count, price) VALUES (:order_id, :sku_id, :count, :price);
+
+-- name: get_skus_for_order
+-- What creating an order needs of its SKUs (no sale attributes: the answer does not show them).
+SELECT id, price, stock, is_launched, name, default_image_url FROM sku WHERE id IN :ids;
+
+-- name: get_skus_stock
+SELECT id, stock FROM sku WHERE id IN :ids;
+
 -- name: return_stock!
 UPDATE sku SET stock = stock + :count, sales = sales - :count
 WHERE id = :sku_id AND sales >= :count;

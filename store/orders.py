@@ -9,7 +9,9 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from db import Q, is_duplicate_key, rows, run_transaction
+import pymysql
+
+from db import Q, after_commit, is_duplicate_key, rows, run_compound_transaction, run_transaction
 from store import cart
 from store.catalog import load_skus
 from store.errors import (BAD_ADDRESS, BAD_STATUS, IN_PROGRESS, NO_ADDRESS, NOTHING_TO_SETTLE, ORDER_NOT_FOUND,
@@ -23,6 +25,7 @@ AWAITING_PAYMENT, AWAITING_SHIPMENT, AWAITING_RECEIPT, COMPLETED, CLOSED = 1, 2,
 SELLER_NAME = "达达商城"
 MAX_BUY_NUM = cart.MAX_COUNT_PER_ITEM
 IN_PROGRESS_TTL = 30  # seconds an idempotency key stays "in progress" if its request dies
+OUT_OF_STOCK_SIGNAL = 50103  # MYSQL_ERRNO of the SIGNAL in sql/orders.sql deduct_stock_or_signal
 
 
 def utcnow() -> datetime:
@@ -71,12 +74,9 @@ class OutOfStock(Exception):
 
 # ---------------------------------------------------------------- settling (confirm and create)
 
-async def settle_lines(conn, redis, user_id, settlement_type, sku_id=None, buy_num=None) -> list:
-    """The lines a buyer is about to order, at today's prices, sorted by SKU id.
-
-    settlement_type 0: the cart's selected items; 1: buy now (`sku_id` × `buy_num`).
-    Anything that cannot be ordered is a 50101 naming it.
-    """
+async def wanted_items(redis, user_id, settlement_type, sku_id=None, buy_num=None) -> dict:
+    """{sku_id: count} the buyer is about to order: settlement_type 0: the cart's selected items;
+    1: buy now (`sku_id` × `buy_num`). A bad selection or count is a 50101."""
     if settlement_type == 0:
         wanted = {sid: item["count"] for sid, item in (await cart.read_cart(redis, user_id)).items()
                   if item["selected"]}
@@ -89,7 +89,19 @@ async def settle_lines(conn, redis, user_id, settlement_type, sku_id=None, buy_n
     for sid, count in wanted.items():
         if not 1 <= count <= MAX_BUY_NUM:
             raise BusinessError(NOTHING_TO_SETTLE, f"商品[{sid}]的购买数量应在1到{MAX_BUY_NUM}之间")
-    skus = await load_skus(conn, wanted)
+    return wanted
+
+
+async def settle_lines(conn, redis, user_id, settlement_type, sku_id=None, buy_num=None) -> list:
+    """The lines a buyer is about to order, at today's prices, sorted by SKU id.
+
+    Anything that cannot be ordered is a 50101 naming it.
+    """
+    wanted = await wanted_items(redis, user_id, settlement_type, sku_id, buy_num)
+    return lines_of(wanted, await load_skus(conn, wanted))
+
+
+def lines_of(wanted, skus) -> list:
     lines = []
     for sid in sorted(wanted):
         sku = skus.get(sid)
@@ -125,6 +137,51 @@ async def confirm(pool, redis, user_id, freight, settlement_type, sku_id=None, b
     return data
 
 
+# ---------------------------------------------------------------- sold-out marks
+#
+# A sold-out SKU draws the most requests of a flash sale, all of them doomed. The mark
+# `sold_out:<sku_id>` in Redis lets create answer 50103 without touching the database. Redis never
+# decides who gets a unit: the mark is set only after the database said the stock is 0, it only
+# ever refuses, and it goes away when stock comes back (after the commit that returned it), or
+# by its TTL whatever happens (e.g. stock edited in the database by hand).
+
+SOLD_OUT_TTL = 30
+
+
+def sold_out_key(sku_id) -> str:
+    return f"sold_out:{sku_id}"
+
+
+class SoldOutMarks:
+    """Where stock-returning code (a transaction that sees no Redis client) clears marks: the
+    process's Redis client, set by server.App when it starts."""
+    redis = None
+
+    async def clear(self, sku_ids):
+        if self.redis is not None and sku_ids:
+            await self.redis.delete(*[sold_out_key(i) for i in sku_ids])
+
+
+sold_out_marks = SoldOutMarks()
+
+
+async def first_sold_out(redis, sku_ids):
+    """The lowest id among `sku_ids` that carries a sold-out mark, or None."""
+    ids = sorted(sku_ids)
+    marks = await redis.mget([sold_out_key(i) for i in ids])
+    return next((i for i, mark in zip(ids, marks) if mark), None)
+
+
+async def mark_sold_out(pool, redis, sku_id):
+    """Set the mark of an SKU the database just reported at stock 0, then read the stock again:
+    if a unit came back meanwhile (its clear may have run before our set), take the mark away."""
+    await redis.set(sold_out_key(sku_id), "1", ex=SOLD_OUT_TTL)
+    async with pool.acquire() as conn:
+        stock = await Q.get_sku_stock(conn, sku_id=sku_id)
+    if stock != 0:
+        await redis.delete(sold_out_key(sku_id))
+
+
 async def create_order(pool, redis, *, user_id, address_id, settlement_type, freight, timeout,
                        sku_id=None, buy_num=None, idempotency_key=None) -> dict:
     """POST status=0. Returns the order row (order_id, total_amount, pay_deadline).
@@ -146,6 +203,12 @@ async def create_order(pool, redis, *, user_id, address_id, settlement_type, fre
                 return existing
             raise BusinessError(IN_PROGRESS, "订单正在提交中, 请勿重复提交")
         try:
+            # the holder before us may have finished between our first look and our lock
+            async with pool.acquire() as conn:
+                existing = await Q.get_order_by_idempotency_key(conn, user_id=user_id,
+                                                                idempotency_key=idempotency_key)
+            if existing:
+                return existing
             return await _create_order(pool, redis, user_id, address_id, settlement_type, freight, timeout,
                                        sku_id, buy_num, idempotency_key)
         finally:
@@ -156,11 +219,24 @@ async def create_order(pool, redis, *, user_id, address_id, settlement_type, fre
 
 async def _create_order(pool, redis, user_id, address_id, settlement_type, freight, timeout, sku_id, buy_num,
                         idempotency_key):
+    wanted = await wanted_items(redis, user_id, settlement_type, sku_id, buy_num)
+    marked = await first_sold_out(redis, wanted)
+    if marked is not None:  # the database said 0 a moment ago: no need to ask it again
+        raise BusinessError(OUT_OF_STOCK, f"商品[{marked}]库存不足")
     async with pool.acquire() as conn:
         address = await Q.get_alive_address(conn, address_id=address_id, user_id=user_id)
         if address is None:
             raise BusinessError(BAD_ADDRESS, "收货地址无效")
-        lines = await settle_lines(conn, redis, user_id, settlement_type, sku_id, buy_num)
+        skus = {row["id"]: dict(row, attr_names=[], attr_vals=[])
+                for row in await rows(Q.get_skus_for_order(conn, ids=sorted(wanted)))}
+    lines = lines_of(wanted, skus)
+    # Shed what the database already says cannot be sold (a consistent read, no lock taken): the
+    # same answer the UPDATE would give, without queueing for the hot row.
+    for line in lines:
+        if skus[line.sku_id]["stock"] < line.count:
+            if skus[line.sku_id]["stock"] == 0:
+                await mark_sold_out(pool, redis, line.sku_id)
+            raise BusinessError(OUT_OF_STOCK, f"商品[{line.sku_id}]库存不足")
     sums = totals(lines, freight)
     now = utcnow()
     order = {
@@ -170,22 +246,32 @@ async def _create_order(pool, redis, user_id, address_id, settlement_type, freig
         "total_amount": sums["payment_amount"], "freight": freight, "idempotency_key": idempotency_key,
         "created_time": now, "pay_deadline": now + timedelta(seconds=timeout),
     }
-    line_rows = [(order["order_id"], line.sku_id, line.count, line.price) for line in lines]
 
-    async def write(conn):
-        # the order row first: it locks no SKU, so the stock locks below are held only briefly
-        await Q.insert_order(conn, **order)
-        for line in lines:  # ascending SKU id: two orders never wait on each other in a circle
-            if await Q.deduct_stock(conn, sku_id=line.sku_id, count=line.count) != 1:
-                raise OutOfStock(line.sku_id)
-        await Q.insert_order_lines(conn, line_rows)
+    def statements():
+        # One statement, one round trip: MariaDB holds the stock row locks only while it runs the
+        # rest of the block server-side, never across a round trip to this (busy) event loop.
+        # The order row first: it locks no SKU. Then ascending SKU id: two orders never wait on
+        # each other in a circle. A deduction that finds too little stock stops it all (50103).
+        yield Q.insert_order, order
+        for line in lines:
+            yield Q.deduct_stock_or_signal, {"sku_id": line.sku_id, "count": line.count}
+        for line in lines:
+            yield Q.insert_order_line, {"order_id": order["order_id"], "sku_id": line.sku_id,
+                                        "count": line.count, "price": line.price}
 
     for attempt in range(3):
         try:
-            await run_transaction(pool, write)
+            await run_compound_transaction(pool, list(statements()))
             break
-        except OutOfStock as short:
-            raise BusinessError(OUT_OF_STOCK, f"商品[{short.sku_id}]库存不足") from None
+        except pymysql.err.OperationalError as exc:
+            if exc.args and exc.args[0] == OUT_OF_STOCK_SIGNAL:
+                short = int(exc.args[1])
+                async with pool.acquire() as conn:
+                    left = await Q.get_sku_stock(conn, sku_id=short)
+                if left == 0:
+                    await mark_sold_out(pool, redis, short)
+                raise BusinessError(OUT_OF_STOCK, f"商品[{short}]库存不足") from None
+            raise
         except Exception as exc:
             if not is_duplicate_key(exc):
                 raise
@@ -196,7 +282,6 @@ async def _create_order(pool, redis, user_id, address_id, settlement_type, freig
             if attempt == 2:
                 raise
             order["order_id"] = new_order_id(user_id)  # an order id collision: draw another
-            line_rows = [(order["order_id"],) + row[1:] for row in line_rows]
     if settlement_type == 0:
         await cart.remove_items(redis, user_id, [line.sku_id for line in lines])
     return {"order_id": order["order_id"], "total_amount": order["total_amount"],
@@ -279,8 +364,12 @@ async def close_in_transaction(conn, order_id, reason) -> bool:
     """1 -> 5 and the stock back, inside the caller's transaction. False if the order was not awaiting payment."""
     if await Q.mark_closed(conn, order_id=order_id, reason=reason, now=utcnow()) != 1:
         return False
+    returned = []
     for line in await rows(Q.get_order_lines(conn, order_id=order_id)):  # ascending SKU id, as create locks
         await Q.return_stock(conn, sku_id=line["sku_id"], count=line["count"])
+        returned.append(line["sku_id"])
+    # once committed, the units can be bought again: no sold-out mark may turn buyers away
+    after_commit(conn, lambda: sold_out_marks.clear(returned))
     return True
 
 
