@@ -17,11 +17,11 @@ WHERE id = :sku_id AND stock >= :count AND is_launched = 1;
 
 -- name: deduct_stock_or_signal!
 -- One line of the single-statement create-order transaction (store/orders.py): deduct, or stop
--- the whole statement with error 50103 naming the SKU (the caller rolls back). Same condition as
+-- the whole statement with error 30103 naming the SKU (the caller rolls back). Same condition as
 -- deduct_stock; every matched row is changed (count >= 1), so ROW_COUNT() is the matched count.
 UPDATE sku SET stock = stock - :count, sales = sales + :count
 WHERE id = :sku_id AND stock >= :count AND is_launched = 1;
-IF ROW_COUNT() <> 1 THEN SIGNAL SQLSTATE '45000' SET MYSQL_ERRNO = 50103, MESSAGE_TEXT = :sku_id; END IF;
+IF ROW_COUNT() <> 1 THEN SIGNAL SQLSTATE '45000' SET MYSQL_ERRNO = 30103, MESSAGE_TEXT = :sku_id; END IF;
 
 -- name: insert_order_line!
 INSERT INTO order_goods (order_id, sku_id, count, price) VALUES (:order_id, :sku_id, :count, :price);

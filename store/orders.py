@@ -25,7 +25,9 @@ AWAITING_PAYMENT, AWAITING_SHIPMENT, AWAITING_RECEIPT, COMPLETED, CLOSED = 1, 2,
 SELLER_NAME = "达达商城"
 MAX_BUY_NUM = cart.MAX_COUNT_PER_ITEM
 IN_PROGRESS_TTL = 30  # seconds an idempotency key stays "in progress" if its request dies
-OUT_OF_STOCK_SIGNAL = 50103  # MYSQL_ERRNO of the SIGNAL in sql/orders.sql deduct_stock_or_signal
+# MYSQL_ERRNO of the SIGNAL in sql/orders.sql deduct_stock_or_signal (PyMySQL reads the error
+# number as a signed 16-bit value: it must stay below 32768)
+OUT_OF_STOCK_SIGNAL = 30103
 
 
 def utcnow() -> datetime:
@@ -263,7 +265,7 @@ async def _create_order(pool, redis, user_id, address_id, settlement_type, freig
         try:
             await run_compound_transaction(pool, list(statements()))
             break
-        except pymysql.err.OperationalError as exc:
+        except pymysql.err.MySQLError as exc:
             if exc.args and exc.args[0] == OUT_OF_STOCK_SIGNAL:
                 short = int(exc.args[1])
                 async with pool.acquire() as conn:
@@ -271,8 +273,6 @@ async def _create_order(pool, redis, user_id, address_id, settlement_type, freig
                 if left == 0:
                     await mark_sold_out(pool, redis, short)
                 raise BusinessError(OUT_OF_STOCK, f"商品[{short}]库存不足") from None
-            raise
-        except Exception as exc:
             if not is_duplicate_key(exc):
                 raise
             if idempotency_key and "idempotency" in str(exc):
