@@ -66,10 +66,9 @@ def main(argv=None):
     parser.add_argument("--pool-size", type=int, default=None, help="DADASHOP_MYSQL_POOL_SIZE for the service")
     parser.add_argument("--profile", action="store_true",
                         help="record py-spy flame graphs of the service workers during each scenario (needs py-spy)")
-    parser.add_argument("extra", nargs=argparse.REMAINDER, help="after --: options passed to every scenario")
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)  # anything else (e.g. --buyers 5000) goes to every scenario
     scenarios = ORDER if "all" in args.scenarios else args.scenarios
-    extra = [a for a in args.extra if a != "--"]
+    extra = [a for a in extra if a != "--"]
     python = sys.executable
     secret = "loadtest-bench-secret-0123456789abcdef"  # 32+ bytes: no PyJWT warning
 
@@ -105,7 +104,8 @@ def main(argv=None):
             spies = []
             if args.profile and name != "ceiling":
                 for pid in workers:
-                    spies.append(subprocess.Popen(["py-spy", "record", "-p", str(pid), "-r", "200", "-f", "raw",
+                    spy = str(Path(python).parent / "py-spy")
+                    spies.append(subprocess.Popen([spy, "record", "-p", str(pid), "-r", "200", "-f", "raw",
                                                    "-o", str(OUT / f"profile-{name}-{pid}.txt")],
                                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
             code = runner.main(cli)

@@ -86,6 +86,28 @@ JOIN sku ON sku.id = og.sku_id
 WHERE og.order_id IN :order_ids
 ORDER BY og.order_id, og.sku_id;
 
+-- name: list_orders_page
+-- One page, newest first, with the number of all of the buyer's orders (in `order_status`, or
+-- all when it is 0) counted by the same index scan: one query instead of COUNT + SELECT.
+SELECT order_id, status, total_count, total_amount, freight, created_time,
+       receiver, receiver_mobile, address, tag, COUNT(*) OVER () AS total
+FROM order_info
+WHERE user_id = :user_id AND (:order_status = 0 OR status = :order_status)
+ORDER BY id DESC
+LIMIT :limit OFFSET :offset;
+
+-- name: get_lines_with_attrs_of_orders
+-- All lines of one page of orders with what the list shows of each SKU, sale attributes included
+-- (one row per line and attribute, in the SPU's order), in one query.
+SELECT og.order_id, og.sku_id, og.count, og.price, sku.name, sku.default_image_url,
+       a.name AS attr_name, v.name AS attr_value
+FROM order_goods og
+JOIN sku ON sku.id = og.sku_id
+LEFT JOIN sale_attr_value v ON v.sku_id = og.sku_id
+LEFT JOIN spu_sale_attr a ON a.id = v.spu_sale_attr_id
+WHERE og.order_id IN :order_ids
+ORDER BY og.order_id, og.sku_id, a.sort, a.id;
+
 -- name: mark_received!
 UPDATE order_info SET status = 4, received_time = :now
 WHERE order_id = :order_id AND user_id = :user_id AND status = 3;

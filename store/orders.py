@@ -291,27 +291,33 @@ async def _create_order(pool, redis, user_id, address_id, settlement_type, freig
 # ---------------------------------------------------------------- reading
 
 async def list_orders(pool, user_id, order_status, page, page_size):
-    """GET status=1: one page, newest first; four queries whatever the number of orders and lines."""
+    """GET status=1: one page, newest first; two queries whatever the number of orders and lines
+    (three for a page past the end, which must still tell the total)."""
     offset = (page - 1) * page_size
     async with pool.acquire() as conn:
-        if order_status == 0:
+        orders = await rows(Q.list_orders_page(conn, user_id=user_id, order_status=order_status,
+                                               limit=page_size, offset=offset))
+        lines = []
+        if orders:
+            total = orders[0]["total"]
+            lines = await rows(Q.get_lines_with_attrs_of_orders(conn, order_ids=[o["order_id"] for o in orders]))
+        elif order_status == 0:
             total = await Q.count_orders(conn, user_id=user_id)
-            orders = await rows(Q.list_orders(conn, user_id=user_id, limit=page_size, offset=offset))
         else:
             total = await Q.count_orders_in_status(conn, user_id=user_id, status=order_status)
-            orders = await rows(Q.list_orders_in_status(conn, user_id=user_id, status=order_status,
-                                                        limit=page_size, offset=offset))
-        lines, attrs = [], {}
-        if orders:
-            lines = await rows(Q.get_lines_of_orders(conn, order_ids=[o["order_id"] for o in orders]))
-            attrs = await sku_attrs(conn, {line["sku_id"] for line in lines})
-    by_order = {}
+    by_order, by_line = {}, {}
     for line in lines:
-        names, vals = attrs.get(line["sku_id"], ([], []))
-        by_order.setdefault(line["order_id"], []).append({
-            "id": line["sku_id"], "default_image_url": line["default_image_url"], "name": line["name"],
-            "price": money(line["price"]), "count": line["count"], "total_amount": money(line["price"] * line["count"]),
-            "sku_sale_attr_names": names, "sku_sale_attr_vals": vals})
+        item = by_line.get((line["order_id"], line["sku_id"]))
+        if item is None:
+            item = by_line[line["order_id"], line["sku_id"]] = {
+                "id": line["sku_id"], "default_image_url": line["default_image_url"], "name": line["name"],
+                "price": money(line["price"]), "count": line["count"],
+                "total_amount": money(line["price"] * line["count"]),
+                "sku_sale_attr_names": [], "sku_sale_attr_vals": []}
+            by_order.setdefault(line["order_id"], []).append(item)
+        if line["attr_name"] is not None:
+            item["sku_sale_attr_names"].append(line["attr_name"])
+            item["sku_sale_attr_vals"].append(line["attr_value"])
     return {
         "orders_list": [{
             "order_id": o["order_id"], "order_total_count": o["total_count"],
