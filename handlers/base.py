@@ -98,10 +98,12 @@ class BaseHandler(tornado.web.RequestHandler):
         header = self.request.headers.get("authorization", "").strip()
         if header[:7].lower() == "bearer ":
             header = header[7:].strip()
-        username = read_token(header, self.config.jwt_secret) if header else None
-        if username is None:
+        claims = read_token(header, self.config.jwt_secret) if header else None
+        if claims is None:
             raise BusinessError(LOGIN_REQUIRED, "请登录", http_status=401)
-        user_id = await self.application.user_id_of(username)
+        username, user_id = claims
+        if user_id is None:  # signed by us with the id in it: users are never deleted or renamed
+            user_id = await self.application.user_id_of(username)
         if user_id is None:
             raise BusinessError(LOGIN_REQUIRED, "请登录", http_status=401)
         return {"id": user_id, "username": username}

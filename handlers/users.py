@@ -26,10 +26,11 @@ class UsersHandler(BaseHandler):
         password_hash = await hash_password_async(password)
         try:
             async with self.db.acquire() as conn:
-                await Q.create_user(conn, username=username, password_hash=password_hash, email=email, phone=phone)
+                user_id = await Q.create_user(conn, username=username, password_hash=password_hash, email=email,
+                                              phone=phone)
         except pymysql.err.IntegrityError:
             raise BusinessError(USERNAME_TAKEN, "用户名已存在") from None
-        self.ok({"token": make_token(username, self.config.jwt_secret)}, username=username)
+        self.ok({"token": make_token(username, self.config.jwt_secret, user_id=user_id)}, username=username)
 
 
 class TokensHandler(BaseHandler):
@@ -42,7 +43,7 @@ class TokensHandler(BaseHandler):
         stored = user["password_hash"] if user else DUMMY_HASH
         if not await check_password_async(password, stored) or user is None:
             raise BusinessError(BAD_LOGIN, "用户名或密码错误")
-        self.ok({"token": make_token(username, self.config.jwt_secret)}, username=username)
+        self.ok({"token": make_token(username, self.config.jwt_secret, user_id=user["id"])}, username=username)
 
 
 # A real hash of a random password, checked when the user does not exist.

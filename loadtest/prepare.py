@@ -56,7 +56,7 @@ def make_buyers(conn, tag, count, jwt_secret):
         addresses = dict(cur.fetchall())
     for b in buyers:
         b["address_id"] = addresses[b["id"]]
-        b["token"] = make_token(b["username"], jwt_secret)
+        b["token"] = make_token(b["username"], jwt_secret, user_id=b["id"])
     return buyers
 
 

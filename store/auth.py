@@ -42,15 +42,25 @@ async def check_password_async(password, stored):
     return await asyncio.get_running_loop().run_in_executor(None, check_password, password, stored)
 
 
-def make_token(username: str, secret: str, lifetime: int = TOKEN_LIFETIME) -> str:
-    return jwt.encode({"username": username, "exp": int(time.time()) + lifetime}, secret, algorithm="HS256")
+def make_token(username: str, secret: str, lifetime: int = TOKEN_LIFETIME, *, user_id: int | None = None) -> str:
+    """A login token: {"username", "exp"} as the contract says, plus the user's id ("uid") when
+    known, so that a request needs no username lookup (a flash-sale buyer asks only once, and
+    a per-process cache would always miss)."""
+    payload = {"username": username, "exp": int(time.time()) + lifetime}
+    if user_id is not None:
+        payload["uid"] = user_id
+    return jwt.encode(payload, secret, algorithm="HS256")
 
 
-def read_token(token: str, secret: str) -> str | None:
-    """The username in a valid, unexpired token; None for anything else."""
+def read_token(token: str, secret: str) -> tuple[str, int | None] | None:
+    """(username, user id or None) of a valid, unexpired token; None for anything else."""
     try:
         payload = jwt.decode(token, secret, algorithms=["HS256"], options={"require": ["exp"]})
     except jwt.PyJWTError:
         return None
-    username = payload.get("username")
-    return username if isinstance(username, str) and username else None
+    username, user_id = payload.get("username"), payload.get("uid")
+    if not isinstance(username, str) or not username:
+        return None
+    if not isinstance(user_id, int) or isinstance(user_id, bool) or user_id < 1:
+        user_id = None  # an older token, or none of ours: look the user up by name
+    return username, user_id

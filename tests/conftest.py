@@ -189,7 +189,7 @@ class Store:
                                                  address="北京市东城区珍贝大厦", postcode="100010", tag="家",
                                                  is_default=1)
         return {"id": user_id, "username": username, "address_id": address_id,
-                "token": make_token(username, self.app.config.jwt_secret)}
+                "token": make_token(username, self.app.config.jwt_secret, user_id=user_id)}
 
     async def sku(self, *, price="100.00", stock=10, launched=True, attrs=(("颜色", "红色"),), name=None):
         async with self.pool.acquire() as conn:

@@ -67,3 +67,25 @@ async def test_token_missing_expired_tampered_or_unknown_user_is_401(api, app, s
         assert status == 401 and body["code"] == 403, token
     status, body = await api.get(path, token="Bearer " + user["token"])
     assert status == 200 and body["code"] == 200
+
+
+@pytest.mark.gen_test
+async def test_tokens_carry_the_user_id_and_tokens_of_the_contracts_shape_still_work(api, app, store):
+    user = await store.user()
+    _, login = await api.post("/v1/tokens", json_body={"username": user["username"], "password": "secret123"})
+    claims = jwt.decode(login["data"]["token"], app.config.jwt_secret, algorithms=["HS256"])
+    assert claims["username"] == user["username"] and claims["uid"] == user["id"]
+    # {"username", "exp"} only, as the contract describes: the user is looked up by name
+    plain = jwt.encode({"username": user["username"], "exp": int(time.time()) + 60}, app.config.jwt_secret,
+                       algorithm="HS256")
+    for token in (login["data"]["token"], plain):
+        status, body = await api.get(f"/v1/carts/{user['username']}", token=token)
+        assert status == 200 and body["code"] == 200
+    # a uid that is not an integer is ignored, never trusted: the user is the one named
+    other = await store.user()
+    sku = await store.sku()
+    await store.put_in_cart(user, sku)
+    odd = jwt.encode({"username": user["username"], "uid": str(other["id"]), "exp": int(time.time()) + 60},
+                     app.config.jwt_secret, algorithm="HS256")
+    status, body = await api.get(f"/v1/carts/{user['username']}", token=odd)
+    assert status == 200 and [item["id"] for item in body["data"]] == [sku]
