@@ -53,8 +53,8 @@ class App(tornado.web.Application):
         self.in_flight = 0
         self._tasks = set()
         self._user_ids = {}  # username -> id; users are never deleted or renamed, so this never goes stale
-        # stock-returning transactions clear sold-out marks through this process's client
-        store.orders.sold_out_marks.redis = redis_client
+        # transactions clear sold-out marks and list caches through this process's client
+        store.orders.redis_marks.redis = redis_client
         routes = [
             (r"/v1/users/?", UsersHandler),
             (r"/v1/tokens/?", TokensHandler),

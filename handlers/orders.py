@@ -39,8 +39,8 @@ class OrderProcessingHandler(BaseHandler):
         order_status = self.query_int("order_status", required=False, default=0, minimum=0, maximum=5)
         page = self.query_int("page", required=False, default=1, minimum=1, maximum=100000)
         page_size = self.query_int("page_size", required=False, default=10, minimum=1, maximum=50)
-        data = await orders.list_orders(self.db, self.user["id"], order_status, page, page_size)
-        self.ok(data, base_url="/static/images/")
+        text = await orders.list_orders_json(self.db, self.redis, self.user["id"], order_status, page, page_size)
+        self.finish('{"code":200,"data":%s,"base_url":"/static/images/"}' % text)  # cached JSON as it is
 
     async def confirm_receipt(self):
         order_id = self.query_str("order_id", max_length=64, pattern=ORDER_ID)

@@ -53,6 +53,9 @@ SELECT order_id, user_id, status, total_amount, freight, pay_deadline, trade_no,
        close_reason, pay_started_time
 FROM order_info WHERE order_id = :order_id;
 
+-- name: get_order_owner$
+SELECT user_id FROM order_info WHERE order_id = :order_id;
+
 -- name: get_order_lines
 SELECT sku_id, count, price FROM order_goods WHERE order_id = :order_id ORDER BY sku_id;
 

@@ -2,6 +2,7 @@
 through the status machine. Plain async functions over a pool or connection; handlers and
 background jobs call them.
 """
+import json
 import logging
 import secrets
 from dataclasses import dataclass
@@ -154,17 +155,22 @@ def sold_out_key(sku_id) -> str:
     return f"sold_out:{sku_id}"
 
 
-class SoldOutMarks:
-    """Where stock-returning code (a transaction that sees no Redis client) clears marks: the
-    process's Redis client, set by server.App when it starts."""
+class RedisMarks:
+    """The process's Redis client for code that runs inside a transaction and sees none: clearing
+    sold-out marks once returned stock is committed, and telling the order-list cache that a
+    buyer's orders changed. Set by server.App when it starts; without it both are no-ops."""
     redis = None
 
-    async def clear(self, sku_ids):
+    async def clear_sold_out(self, sku_ids):
         if self.redis is not None and sku_ids:
             await self.redis.delete(*[sold_out_key(i) for i in sku_ids])
 
+    async def orders_changed(self, user_id):
+        if self.redis is not None:
+            await orders_changed(self.redis, user_id)
 
-sold_out_marks = SoldOutMarks()
+
+redis_marks = RedisMarks()
 
 
 async def first_sold_out(redis, sku_ids):
@@ -282,8 +288,12 @@ async def _create_order(pool, redis, user_id, address_id, settlement_type, freig
             if attempt == 2:
                 raise
             order["order_id"] = new_order_id(user_id)  # an order id collision: draw another
-    if settlement_type == 0:
-        await cart.remove_items(redis, user_id, [line.sku_id for line in lines])
+    # one round trip: the bought items leave the cart, and the buyer's order lists are stale
+    async with redis.pipeline(transaction=False) as pipe:
+        if settlement_type == 0:
+            pipe.hdel(cart.cart_key(user_id), *[str(line.sku_id) for line in lines])
+        pipe.set(orders_version_key(user_id), secrets.token_hex(8), ex=ORDERS_VERSION_TTL)
+        await pipe.execute()
     return {"order_id": order["order_id"], "total_amount": order["total_amount"],
             "pay_deadline": order["pay_deadline"], "status": AWAITING_PAYMENT}
 
@@ -331,6 +341,56 @@ async def list_orders(pool, user_id, order_status, page, page_size):
     }
 
 
+# ---------------------------------------------------------------- the order-list cache
+#
+# Order lists are read far more often than orders change. A page is cached in Redis as JSON under
+# the buyer's current "orders version", a random token replaced after the commit of every change
+# to the buyer's orders (create, pay, ship, receive, cancel, timeout close). A page cached under
+# an older version is never served; a lost version key (eviction, restart) only means misses. The
+# database stays the truth: a miss reads it, and the TTL bounds what a hand edit in the database
+# (which changes no version) can leave stale.
+
+LIST_CACHE_TTL = 60
+ORDERS_VERSION_TTL = 24 * 3600
+
+
+def orders_version_key(user_id) -> str:
+    return f"orders_version:{user_id}"
+
+
+def order_list_key(user_id, order_status, page, page_size) -> str:
+    return f"order_list:{user_id}:{order_status}:{page}:{page_size}"
+
+
+async def orders_changed(redis, user_id):
+    await redis.set(orders_version_key(user_id), secrets.token_hex(8), ex=ORDERS_VERSION_TTL)
+
+
+def order_changed_after_commit(conn, user_id):
+    """Inside a transaction that changed an order of `user_id`: new version once committed."""
+    if user_id is not None:
+        after_commit(conn, lambda: redis_marks.orders_changed(user_id))
+
+
+async def list_orders_json(pool, redis, user_id, order_status, page, page_size) -> str:
+    """list_orders as JSON text, from the cache when it is current."""
+    page_key = order_list_key(user_id, order_status, page, page_size)
+    version, cached = await redis.mget([orders_version_key(user_id), page_key])
+    if version is None:  # first read, or the key was lost: start a version (another reader may win)
+        await redis.set(orders_version_key(user_id), secrets.token_hex(8), nx=True, ex=ORDERS_VERSION_TTL)
+        version = await redis.get(orders_version_key(user_id))
+    elif cached is not None:
+        cached_version, _, text = cached.partition("|")
+        if cached_version == version:
+            return text
+    # the version was read BEFORE the database: a change committed meanwhile has replaced it,
+    # so what we store now can only be served if nothing changed since
+    text = json.dumps(await list_orders(pool, user_id, order_status, page, page_size), ensure_ascii=False,
+                      separators=(",", ":"))
+    await redis.set(page_key, f"{version}|{text}", ex=LIST_CACHE_TTL)
+    return text
+
+
 async def sku_attrs(conn, sku_ids) -> dict:
     found = {}
     if sku_ids:
@@ -360,7 +420,10 @@ async def explain_lost_transition(pool, user_id, order_id, action):
 
 async def confirm_receipt(pool, user_id, order_id):
     async def work(conn):
-        return await Q.mark_received(conn, order_id=order_id, user_id=user_id, now=utcnow())
+        changed = await Q.mark_received(conn, order_id=order_id, user_id=user_id, now=utcnow())
+        if changed == 1:
+            after_commit(conn, lambda: redis_marks.orders_changed(user_id))
+        return changed
 
     if await run_transaction(pool, work) != 1:
         await explain_lost_transition(pool, user_id, order_id, "确认收货")
@@ -375,7 +438,8 @@ async def close_in_transaction(conn, order_id, reason) -> bool:
         await Q.return_stock(conn, sku_id=line["sku_id"], count=line["count"])
         returned.append(line["sku_id"])
     # once committed, the units can be bought again: no sold-out mark may turn buyers away
-    after_commit(conn, lambda: sold_out_marks.clear(returned))
+    after_commit(conn, lambda: redis_marks.clear_sold_out(returned))
+    order_changed_after_commit(conn, await Q.get_order_owner(conn, order_id=order_id))
     return True
 
 
@@ -403,7 +467,10 @@ async def order_to_pay(pool, user_id, order_id):
 async def ship(pool, order_id):
     """The merchant ships: 2 -> 3. Returns False when the order is not awaiting shipment."""
     async def work(conn):
-        return await Q.mark_shipped(conn, order_id=order_id, now=utcnow())
+        changed = await Q.mark_shipped(conn, order_id=order_id, now=utcnow())
+        if changed == 1:
+            order_changed_after_commit(conn, await Q.get_order_owner(conn, order_id=order_id))
+        return changed
 
     return await run_transaction(pool, work) == 1
 

@@ -9,7 +9,8 @@ from decimal import Decimal, InvalidOperation
 from alipay.client import AlipayError
 from db import Q, is_duplicate_key, rows, run_transaction
 from store.money import money
-from store.orders import (AWAITING_PAYMENT, CLOSED, SELLER_NAME, SHANGHAI, close_in_transaction, utcnow)
+from store.orders import (AWAITING_PAYMENT, CLOSED, SELLER_NAME, SHANGHAI, close_in_transaction,
+                          order_changed_after_commit, utcnow)
 
 log = logging.getLogger("dadashop.payments")
 
@@ -127,6 +128,7 @@ async def apply_payment(pool, *, source, params, notify_id=None) -> str:
             outcome = WRONG_AMOUNT
         elif order["status"] == AWAITING_PAYMENT:
             await Q.mark_paid(conn, order_id=order_id, trade_no=params.get("trade_no"), paid_time=paid_time)
+            order_changed_after_commit(conn, order["user_id"])
             outcome = PAID
         elif order["status"] == CLOSED:
             await Q.add_refund(conn, order_id=order_id, trade_no=params.get("trade_no") or "",
