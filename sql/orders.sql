@@ -7,18 +7,11 @@ INSERT INTO order_info (order_id, user_id, address_id, receiver, receiver_mobile
 VALUES (:order_id, :user_id, :address_id, :receiver, :receiver_mobile, :address, :tag, 1,
         :total_count, :total_amount, :freight, :idempotency_key, :created_time, :pay_deadline);
 
--- name: insert_order_lines*!
-INSERT INTO order_goods (order_id, sku_id, count, price) VALUES (%s, %s, %s, %s);
-
--- name: deduct_stock!
--- The only way stock goes down: never below zero, never for an off-shelf SKU.
-UPDATE sku SET stock = stock - :count, sales = sales + :count
-WHERE id = :sku_id AND stock >= :count AND is_launched = 1;
-
 -- name: deduct_stock_or_signal!
--- One line of the single-statement create-order transaction (store/orders.py): deduct, or stop
--- the whole statement with error 30103 naming the SKU (the caller rolls back). Same condition as
--- deduct_stock; every matched row is changed (count >= 1), so ROW_COUNT() is the matched count.
+-- One line of the single-statement create-order transaction (store/orders.py): the only way
+-- stock goes down — never below zero, never for an off-shelf SKU — or stop the whole statement
+-- with error 30103 naming the SKU (the caller rolls back). Every matched row is changed
+-- (count >= 1), so ROW_COUNT() is the matched count.
 UPDATE sku SET stock = stock - :count, sales = sales + :count
 WHERE id = :sku_id AND stock >= :count AND is_launched = 1;
 IF ROW_COUNT() <> 1 THEN SIGNAL SQLSTATE '45000' SET MYSQL_ERRNO = 30103, MESSAGE_TEXT = :sku_id; END IF;
@@ -29,9 +22,6 @@ INSERT INTO order_goods (order_id, sku_id, count, price) VALUES (:order_id, :sku
 -- name: get_skus_for_order
 -- What creating an order needs of its SKUs (no sale attributes: the answer does not show them).
 SELECT id, price, stock, is_launched, name, default_image_url FROM sku WHERE id IN :ids;
-
--- name: get_skus_stock
-SELECT id, stock FROM sku WHERE id IN :ids;
 
 -- name: return_stock!
 UPDATE sku SET stock = stock + :count, sales = sales - :count
@@ -64,30 +54,6 @@ SELECT COUNT(*) FROM order_info WHERE user_id = :user_id;
 
 -- name: count_orders_in_status$
 SELECT COUNT(*) FROM order_info WHERE user_id = :user_id AND status = :status;
-
--- name: list_orders
-SELECT order_id, status, total_count, total_amount, freight, created_time,
-       receiver, receiver_mobile, address, tag
-FROM order_info
-WHERE user_id = :user_id
-ORDER BY id DESC
-LIMIT :limit OFFSET :offset;
-
--- name: list_orders_in_status
-SELECT order_id, status, total_count, total_amount, freight, created_time,
-       receiver, receiver_mobile, address, tag
-FROM order_info
-WHERE user_id = :user_id AND status = :status
-ORDER BY id DESC
-LIMIT :limit OFFSET :offset;
-
--- name: get_lines_of_orders
--- All lines of one page of orders, with what the list shows of each SKU, in one query.
-SELECT og.order_id, og.sku_id, og.count, og.price, sku.name, sku.default_image_url
-FROM order_goods og
-JOIN sku ON sku.id = og.sku_id
-WHERE og.order_id IN :order_ids
-ORDER BY og.order_id, og.sku_id;
 
 -- name: list_orders_page
 -- One page, newest first, with the number of all of the buyer's orders (in `order_status`, or

@@ -69,12 +69,6 @@ class Line:
                 "sku_sale_attr_names": self.attr_names, "sku_sale_attr_vals": self.attr_vals}
 
 
-class OutOfStock(Exception):
-    def __init__(self, sku_id):
-        super().__init__(sku_id)
-        self.sku_id = sku_id
-
-
 # ---------------------------------------------------------------- settling (confirm and create)
 
 async def wanted_items(redis, user_id, settlement_type, sku_id=None, buy_num=None) -> dict:
@@ -389,16 +383,6 @@ async def list_orders_json(pool, redis, user_id, order_status, page, page_size) 
                       separators=(",", ":"))
     await redis.set(page_key, f"{version}|{text}", ex=LIST_CACHE_TTL)
     return text
-
-
-async def sku_attrs(conn, sku_ids) -> dict:
-    found = {}
-    if sku_ids:
-        for attr in await rows(Q.get_sale_attrs_of_skus(conn, ids=sorted(sku_ids))):
-            names, vals = found.setdefault(attr["sku_id"], ([], []))
-            names.append(attr["attr_name"])
-            vals.append(attr["attr_value"])
-    return found
 
 
 async def get_own_order(pool, user_id, order_id):
