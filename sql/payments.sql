@@ -47,9 +47,16 @@ LIMIT :limit;
 
 -- name: orders_at_the_cashier
 -- Still awaiting payment though the buyer went to pay a while ago: maybe a notify got lost.
+-- Each is asked about again only after :checked_before.
 SELECT order_id, total_amount
 FROM order_info
 WHERE status = 1 AND pay_started_time IS NOT NULL AND pay_started_time <= :started_before
-  AND pay_deadline > :now
+  AND pay_deadline > :now AND (reconciled_time IS NULL OR reconciled_time <= :checked_before)
 ORDER BY pay_started_time
 LIMIT :limit;
+
+-- name: claim_reconcile!
+-- 1 row: this process asks Alipay about the order now; 0: another one just did, or it is settled.
+UPDATE order_info SET reconciled_time = :now
+WHERE order_id = :order_id AND status = 1
+  AND (reconciled_time IS NULL OR reconciled_time <= :checked_before);

@@ -14,8 +14,9 @@ from store.orders import (AWAITING_PAYMENT, CLOSED, SELLER_NAME, SHANGHAI, close
 
 log = logging.getLogger("dadashop.payments")
 
-# how long after the buyer went to the cashier we start asking Alipay ourselves
+# how long after the buyer went to the cashier we start asking Alipay ourselves, and how often
 RECONCILE_AFTER = timedelta(minutes=2)
+RECONCILE_EVERY = timedelta(minutes=5)
 # past the deadline by this much, an order is closed even while Alipay cannot be asked
 ALIPAY_GRACE = timedelta(hours=1)
 
@@ -218,11 +219,17 @@ async def reconcile(app, limit=100) -> int:
     """Ask Alipay about orders whose buyer went to the cashier a while ago and that are still unpaid,
     so that a lost notify does not leave a paid order unpaid. Returns how many turned out paid."""
     now = utcnow()
+    checked_before = now - RECONCILE_EVERY
     async with app.db.acquire() as conn:
         waiting = await rows(Q.orders_at_the_cashier(conn, started_before=now - RECONCILE_AFTER, now=now,
-                                                     limit=limit))
+                                                     checked_before=checked_before, limit=limit))
     paid = 0
     for order in waiting:
+        async with app.db.acquire() as conn:
+            claimed = await Q.claim_reconcile(conn, order_id=order["order_id"], now=now,
+                                              checked_before=checked_before)
+        if not claimed:
+            continue
         try:
             if await confirm_by_query(app, order, "reconcile") == PAID:
                 paid += 1

@@ -273,6 +273,13 @@ async def test_reconciliation_finds_a_payment_whose_notify_was_lost(api, app, st
     assert await payments.reconcile(app) == 0  # the buyer went to pay just now: not yet our business
     await store.execute("UPDATE order_info SET pay_started_time = pay_started_time - INTERVAL 10 MINUTE "
                         "WHERE order_id=%s", order["order_id"])
+    # asked a minute ago (by this or another process): not again before RECONCILE_EVERY
+    await store.execute("UPDATE order_info SET reconciled_time = UTC_TIMESTAMP(6) - INTERVAL 1 MINUTE "
+                        "WHERE order_id=%s", order["order_id"])
+    assert await payments.reconcile(app) == 0
+    assert (await order_row(store, order["order_id"]))["status"] == 1
+    await store.execute("UPDATE order_info SET reconciled_time = UTC_TIMESTAMP(6) - INTERVAL 6 MINUTE "
+                        "WHERE order_id=%s", order["order_id"])
     assert await payments.reconcile(app) == 1
     assert (await order_row(store, order["order_id"]))["status"] == 2
     assert await payments.reconcile(app) == 0
@@ -405,3 +412,24 @@ async def test_the_background_jobs_of_a_server_process_close_overdue_orders(api,
         await background.stop()
     assert (await order_row(store, order["order_id"]))["status"] == 5
     assert await store.fetchone("SELECT stock, sales FROM sku WHERE id=%s", sku) == {"stock": 2, "sales": 0}
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_reconciliation_asks_once_per_interval_whatever_the_number_of_processes(api, app, store, sandbox):
+    _, _, order = await new_order(api, store)
+    await api.client.fetch(order["pay_url"].replace(app.config.base_url, api.base_url))  # cashier open, unpaid
+    await store.execute("UPDATE order_info SET pay_started_time = pay_started_time - INTERVAL 10 MINUTE "
+                        "WHERE order_id=%s", order["order_id"])
+    asked = []
+    real_query = app.alipay.trade_query
+
+    async def counting_query(out_trade_no):
+        asked.append(out_trade_no)
+        return await real_query(out_trade_no)
+
+    app.alipay.trade_query = counting_query
+    # three processes sweeping at once, then again at their next tick
+    await asyncio.gather(*[payments.reconcile(app) for _ in range(3)])
+    await asyncio.gather(*[payments.reconcile(app) for _ in range(3)])
+    assert asked == [order["order_id"]]
+    assert (await order_row(store, order["order_id"]))["status"] == 1
