@@ -18,7 +18,7 @@ async def run_once(app):
     for job in JOBS:
         try:
             result = await job(app)
-            if result:
+            if any(result.values()) if isinstance(result, dict) else result:  # quiet when nothing happened
                 log.info("%s: %s", job.__name__, result)
         except Exception:  # noqa: BLE001 - a failing sweep is logged and tried again next time
             log.exception("background job %s failed", job.__name__)
