@@ -26,6 +26,7 @@ AWAITING_PAYMENT, AWAITING_SHIPMENT, AWAITING_RECEIPT, COMPLETED, CLOSED = 1, 2,
 SELLER_NAME = "达达商城"
 MAX_BUY_NUM = cart.MAX_COUNT_PER_ITEM
 IN_PROGRESS_TTL = 30  # seconds an idempotency key stays "in progress" if its request dies
+_DELETE_IF_OURS = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
 # MYSQL_ERRNO of the SIGNAL in sql/orders.sql deduct_stock_or_signal (PyMySQL reads the error
 # number as a signed 16-bit value: it must stay below 32768)
 OUT_OF_STOCK_SIGNAL = 30103
@@ -196,8 +197,8 @@ async def create_order(pool, redis, *, user_id, address_id, settlement_type, fre
             existing = await Q.get_order_by_idempotency_key(conn, user_id=user_id, idempotency_key=idempotency_key)
         if existing:
             return existing
-        lock_key = f"order_submit:{user_id}:{idempotency_key}"
-        if not await redis.set(lock_key, "1", nx=True, ex=IN_PROGRESS_TTL):
+        lock_key, lock_token = f"order_submit:{user_id}:{idempotency_key}", secrets.token_hex(8)
+        if not await redis.set(lock_key, lock_token, nx=True, ex=IN_PROGRESS_TTL):
             async with pool.acquire() as conn:
                 existing = await Q.get_order_by_idempotency_key(conn, user_id=user_id,
                                                                 idempotency_key=idempotency_key)
@@ -214,7 +215,8 @@ async def create_order(pool, redis, *, user_id, address_id, settlement_type, fre
             return await _create_order(pool, redis, user_id, address_id, settlement_type, freight, timeout,
                                        sku_id, buy_num, idempotency_key)
         finally:
-            await redis.delete(lock_key)
+            # only our own lock: past its TTL it may already be another request's
+            await redis.eval(_DELETE_IF_OURS, 1, lock_key, lock_token)
     return await _create_order(pool, redis, user_id, address_id, settlement_type, freight, timeout,
                                sku_id, buy_num, None)
 

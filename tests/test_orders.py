@@ -370,3 +370,22 @@ async def test_ten_parallel_submits_with_one_key_make_one_order(api, store):
     assert len(order_ids) == 1
     assert (await store.fetchone("SELECT COUNT(*) AS n FROM order_info"))["n"] == 1
     assert (await store.fetchone("SELECT stock, sales FROM sku WHERE id=%s", sku)) == {"stock": 97, "sales": 3}
+
+
+@pytest.mark.gen_test
+async def test_a_submit_releases_only_its_own_in_progress_lock(api, app, store, monkeypatch):
+    """A request slower than the lock's TTL must not release the lock a later request holds."""
+    from store import orders
+    user = await store.user()
+    sku = await store.sku(stock=5)
+    lock_key = f"order_submit:{user['id']}:slow-key"
+    real_create = orders._create_order
+
+    async def slow_create(*args):
+        await app.redis.set(lock_key, "a-later-request")  # our lock expired and was taken meanwhile
+        return await real_create(*args)
+
+    monkeypatch.setattr(orders, "_create_order", slow_create)
+    _, body = await create(api, user, settlement_type=1, sku_id=sku, buy_num=1, key="slow-key")
+    assert body["code"] == 200
+    assert await app.redis.get(lock_key) == "a-later-request"
