@@ -17,6 +17,19 @@ async def mark_of(app, sku):
     return await app.redis.get(sold_out_key(sku))
 
 
+async def sold_out_after_one_order(api, app, store):
+    """An SKU of stock 1 bought by a winner, and a late buyer answered 50103 (so it is marked):
+    (sku, winner, the winner's order id, late buyer)."""
+    sku = await store.sku(stock=1)
+    winner, late = await store.user(), await store.user()
+    for buyer in (winner, late):
+        await store.put_in_cart(buyer, sku)
+    order_id = (await buy(api, winner))[1]["data"]["order_id"]
+    assert (await buy(api, late))[1]["code"] == 50103
+    assert await mark_of(app, sku) is not None
+    return sku, winner, order_id, late
+
+
 @pytest.mark.gen_test(timeout=60)
 async def test_no_mark_while_stock_remains_and_mark_after_the_database_says_zero(api, app, store):
     sku = await store.sku(stock=2)
@@ -72,29 +85,17 @@ async def test_a_stale_mark_is_never_set_when_stock_came_back(api, app, store):
 
 @pytest.mark.gen_test(timeout=60)
 async def test_cancel_clears_the_mark_and_the_returned_unit_sells_again(api, app, store):
-    sku = await store.sku(stock=1)
-    winner, late, again = [await store.user() for _ in range(3)]
-    for buyer in (winner, late, again):
-        await store.put_in_cart(buyer, sku)
-    order_id = (await buy(api, winner))[1]["data"]["order_id"]
-    assert (await buy(api, late))[1]["code"] == 50103
-    assert await mark_of(app, sku) is not None
+    sku, winner, order_id, late = await sold_out_after_one_order(api, app, store)
     status, body = await api.post(P, json_body={"status": 2, "order_id": order_id}, token=winner["token"])
     assert body["code"] == 200, body
     assert await mark_of(app, sku) is None
-    assert (await buy(api, again))[1]["code"] == 200
+    assert (await buy(api, late))[1]["code"] == 200
     assert await store.fetchone("SELECT stock, sales FROM sku WHERE id=%s", sku) == {"stock": 0, "sales": 1}
 
 
 @pytest.mark.gen_test(timeout=60)
 async def test_timeout_close_clears_the_mark(api, app, store):
-    sku = await store.sku(stock=1)
-    winner, late = await store.user(), await store.user()
-    for buyer in (winner, late):
-        await store.put_in_cart(buyer, sku)
-    order_id = (await buy(api, winner))[1]["data"]["order_id"]
-    assert (await buy(api, late))[1]["code"] == 50103
-    assert await mark_of(app, sku) is not None
+    sku, _, order_id, late = await sold_out_after_one_order(api, app, store)
     closed = await run_transaction(app.db, lambda conn: close_in_transaction(conn, order_id, "timeout"))
     assert closed and await mark_of(app, sku) is None
     assert (await buy(api, late))[1]["code"] == 200
@@ -102,12 +103,7 @@ async def test_timeout_close_clears_the_mark(api, app, store):
 
 @pytest.mark.gen_test(timeout=60)
 async def test_a_rolled_back_close_leaves_the_mark(api, app, store):
-    sku = await store.sku(stock=1)
-    winner, late = await store.user(), await store.user()
-    for buyer in (winner, late):
-        await store.put_in_cart(buyer, sku)
-    order_id = (await buy(api, winner))[1]["data"]["order_id"]
-    assert (await buy(api, late))[1]["code"] == 50103
+    sku, _, order_id, _ = await sold_out_after_one_order(api, app, store)
 
     async def close_then_fail(conn):
         await close_in_transaction(conn, order_id, "timeout")
