@@ -1,10 +1,12 @@
 """/v1/orders/processing/ — one URL, the `status` parameter picks the action."""
 import asyncio
+import json
 import re
 
 from handlers.base import BaseHandler, authenticated, int_param, str_param
 from store import orders
-from store.errors import BusinessError, bad_params
+from handlers.goods import IMAGE_BASE_URL
+from store.errors import ORDER_NOT_FOUND, BusinessError, bad_params
 from store.payments import alipay_page_pay_url, check_pay_link, close_trade_best_effort, pay_data
 
 ORDER_ID = re.compile(r"[A-Za-z0-9_]{1,64}")
@@ -33,14 +35,15 @@ class OrderProcessingHandler(BaseHandler):
         settlement_type, sku_id, buy_num = self.settlement(self.get_query_argument)
         data = await orders.confirm(self.db, self.redis, self.user["id"], self.config.freight,
                                     settlement_type, sku_id, buy_num)
-        self.ok(data, base_url="/static/images/")
+        self.ok(data, base_url=IMAGE_BASE_URL)
 
     async def list_orders(self):
         order_status = self.query_int("order_status", required=False, default=0, minimum=0, maximum=5)
         page = self.query_int("page", required=False, default=1, minimum=1, maximum=100000)
         page_size = self.query_int("page_size", required=False, default=10, minimum=1, maximum=50)
         text = await orders.list_orders_json(self.db, self.redis, self.user["id"], order_status, page, page_size)
-        self.finish('{"code":200,"data":%s,"base_url":"/static/images/"}' % text)  # cached JSON as it is
+        # the cached JSON as it is, inside the envelope
+        self.finish('{"code":200,"data":%s,"base_url":%s}' % (text, json.dumps(IMAGE_BASE_URL)))
 
     async def confirm_receipt(self):
         order_id = self.query_str("order_id", max_length=64, pattern=ORDER_ID)
@@ -92,7 +95,7 @@ class PayLinkHandler(BaseHandler):
 
     async def get(self, order_id):
         if not check_pay_link(self.config, order_id, self.get_query_argument("sig", "")):
-            raise BusinessError(50106, "订单不存在", http_status=404)
+            raise BusinessError(ORDER_NOT_FOUND, "订单不存在", http_status=404)
         order = await orders.order_awaiting_payment(self.db, order_id)
         if order is None:  # paid, closed or past its deadline: a browser is better off in "my orders"
             return self.redirect("/static/myOrders.html")
