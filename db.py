@@ -234,20 +234,28 @@ def is_duplicate_key(exc):
     return isinstance(exc, pymysql.err.IntegrityError) and exc.args and exc.args[0] == DUPLICATE_KEY
 
 
-async def run_transaction(pool, work, *, attempts=5):
-    """Run `await work(conn)` in a transaction; retry it whole on a deadlock or lock wait timeout.
+async def retry_on_lock_errors(attempt_once, *, attempts=5):
+    """`await attempt_once()`, again on a deadlock or lock wait timeout, `attempts` times at most.
 
     The buyer never sees a deadlock: after `attempts` tries the last error propagates (a 500).
     """
     for attempt in range(1, attempts + 1):
         try:
-            async with transaction(pool) as conn:
-                return await work(conn)
+            return await attempt_once()
         except pymysql.err.OperationalError as exc:
             if not is_retryable(exc) or attempt == attempts:
                 raise
             log.info("transaction retry %d after MySQL error %s", attempt, exc.args[0])
             await asyncio.sleep(0.005 * attempt)
+
+
+async def run_transaction(pool, work, *, attempts=5):
+    """Run `await work(conn)` in a transaction; retry it whole on a deadlock or lock wait timeout."""
+    async def once():
+        async with transaction(pool) as conn:
+            return await work(conn)
+
+    return await retry_on_lock_errors(once, attempts=attempts)
 
 
 def compound_transaction(statements):
@@ -271,20 +279,17 @@ async def run_compound_transaction(pool, statements, *, attempts=5):
     """Run a `compound_transaction`; on any error roll back (a SIGNAL leaves the transaction open),
     and retry it whole on a deadlock or lock wait timeout, like run_transaction."""
     sql, params = compound_transaction(statements)
-    for attempt in range(1, attempts + 1):
-        try:
-            async with pool.acquire() as conn:
+
+    async def once():
+        async with pool.acquire() as conn:
+            try:
+                async with conn.cursor() as cur:
+                    return await cur.execute(sql, params)
+            except BaseException:
                 try:
-                    async with conn.cursor() as cur:
-                        return await cur.execute(sql, params)
-                except BaseException:
-                    try:
-                        await conn.rollback()
-                    except Exception:  # noqa: BLE001 - a broken connection: closing it ends the transaction
-                        conn.close()
-                    raise
-        except pymysql.err.OperationalError as exc:
-            if not is_retryable(exc) or attempt == attempts:
+                    await conn.rollback()
+                except Exception:  # noqa: BLE001 - a broken connection: closing it ends the transaction
+                    conn.close()
                 raise
-            log.info("transaction retry %d after MySQL error %s", attempt, exc.args[0])
-            await asyncio.sleep(0.005 * attempt)
+
+    return await retry_on_lock_errors(once, attempts=attempts)
