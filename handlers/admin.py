@@ -24,7 +24,7 @@ class ShipOrderHandler(AdminHandler):
         """2 -> 3: the merchant ships a paid order."""
         if await orders.ship(self.db, order_id):
             return self.ok({"order_id": order_id, "status": orders.AWAITING_RECEIPT})
-        order = await orders.order_status(self.db, order_id)
+        order = await orders.get_order(self.db, order_id)
         if order is None:
             raise BusinessError(ORDER_NOT_FOUND, "订单不存在")
         raise BusinessError(BAD_STATUS, f"订单当前状态({order['status']})不能发货")

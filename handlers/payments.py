@@ -3,11 +3,10 @@ import logging
 
 from alipay.client import AlipayError
 from alipay.signer import params_from_arguments
-from db import Q
 from handlers.base import BaseHandler
 from store.errors import ILLEGAL_CALLBACK, NOT_PAID, ORDER_NOT_FOUND, BusinessError
 from store.money import money
-from store.orders import AWAITING_SHIPMENT, COMPLETED
+from store.orders import AWAITING_SHIPMENT, COMPLETED, get_order
 from store import payments
 
 log = logging.getLogger("dadashop.payments")
@@ -36,8 +35,7 @@ class PaymentResultHandler(BaseHandler):
                                             outcome=refused)
             raise BusinessError(ILLEGAL_CALLBACK, "非法访问", http_status=400)
         order_id = params.get("out_trade_no", "")
-        async with self.db.acquire() as conn:
-            order = await Q.get_order(conn, order_id=order_id)
+        order = await get_order(self.db, order_id)
         if order is None:
             raise BusinessError(ORDER_NOT_FOUND, "订单不存在")
         data = {"order_id": order_id, "total_amount": money(order["total_amount"])}

@@ -463,8 +463,7 @@ async def ship(pool, order_id):
 
 async def order_awaiting_payment(pool, order_id):
     """The order if it can still be paid (status 1, before its deadline), else None."""
-    async with pool.acquire() as conn:
-        order = await Q.get_order(conn, order_id=order_id)
+    order = await get_order(pool, order_id)
     if order is None or order["status"] != AWAITING_PAYMENT or order["pay_deadline"] <= utcnow():
         return None
     return order
@@ -478,6 +477,7 @@ async def mark_pay_started(pool, order_id):
     await run_transaction(pool, work)
 
 
-async def order_status(pool, order_id):
+async def get_order(pool, order_id):
+    """Any order by id (for Alipay's callbacks and the merchant), or None."""
     async with pool.acquire() as conn:
         return await Q.get_order(conn, order_id=order_id)
