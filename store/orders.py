@@ -193,32 +193,31 @@ async def create_order(pool, redis, *, user_id, address_id, settlement_type, fre
     locked in ascending SKU id order and held only until COMMIT.
     """
     if idempotency_key:
-        async with pool.acquire() as conn:
-            existing = await Q.get_order_by_idempotency_key(conn, user_id=user_id, idempotency_key=idempotency_key)
+        existing = await order_with_key(pool, user_id, idempotency_key)
         if existing:
             return existing
         lock_key, lock_token = f"order_submit:{user_id}:{idempotency_key}", secrets.token_hex(8)
         if not await redis.set(lock_key, lock_token, nx=True, ex=IN_PROGRESS_TTL):
-            async with pool.acquire() as conn:
-                existing = await Q.get_order_by_idempotency_key(conn, user_id=user_id,
-                                                                idempotency_key=idempotency_key)
+            existing = await order_with_key(pool, user_id, idempotency_key)
             if existing:
                 return existing
             raise BusinessError(IN_PROGRESS, "订单正在提交中, 请勿重复提交")
         try:
             # the holder before us may have finished between our first look and our lock
-            async with pool.acquire() as conn:
-                existing = await Q.get_order_by_idempotency_key(conn, user_id=user_id,
-                                                                idempotency_key=idempotency_key)
-            if existing:
-                return existing
-            return await _create_order(pool, redis, user_id, address_id, settlement_type, freight, timeout,
-                                       sku_id, buy_num, idempotency_key)
+            return (await order_with_key(pool, user_id, idempotency_key)
+                    or await _create_order(pool, redis, user_id, address_id, settlement_type, freight, timeout,
+                                           sku_id, buy_num, idempotency_key))
         finally:
             # only our own lock: past its TTL it may already be another request's
             await redis.eval(_DELETE_IF_OURS, 1, lock_key, lock_token)
     return await _create_order(pool, redis, user_id, address_id, settlement_type, freight, timeout,
                                sku_id, buy_num, None)
+
+
+async def order_with_key(pool, user_id, idempotency_key):
+    """The buyer's order made under this idempotency key, or None."""
+    async with pool.acquire() as conn:
+        return await Q.get_order_by_idempotency_key(conn, user_id=user_id, idempotency_key=idempotency_key)
 
 
 async def _create_order(pool, redis, user_id, address_id, settlement_type, freight, timeout, sku_id, buy_num,
@@ -278,9 +277,7 @@ async def _create_order(pool, redis, user_id, address_id, settlement_type, freig
             if not is_duplicate_key(exc):
                 raise
             if idempotency_key and "idempotency" in str(exc):
-                async with pool.acquire() as conn:
-                    return await Q.get_order_by_idempotency_key(conn, user_id=user_id,
-                                                                idempotency_key=idempotency_key)
+                return await order_with_key(pool, user_id, idempotency_key)
             if attempt == 2:
                 raise
             order["order_id"] = new_order_id(user_id)  # an order id collision: draw another
