@@ -10,7 +10,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from alipay.sandbox import (ALIPAY_PUBLIC_KEY_PATH, APP_ID as SANDBOX_APP_ID,
+from alipay_sandbox import (ALIPAY_PUBLIC_KEY_PATH, APP_ID as SANDBOX_APP_ID,
                             DEFAULT_GATEWAY as SANDBOX_GATEWAY, MERCHANT_PRIVATE_KEY_PATH)
 
 log = logging.getLogger("dadashop.config")

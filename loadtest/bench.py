@@ -84,7 +84,7 @@ def main(argv=None):
     sandbox = service = None
     reports = []
     try:
-        sandbox = subprocess.Popen([python, "-m", "alipay.sandbox", "--port", str(args.sandbox_port),
+        sandbox = subprocess.Popen([python, "-m", "alipay_sandbox", "--port", str(args.sandbox_port),
                                     "--notify-scale", "0.001"], cwd=ROOT, env=env, stdout=logs, stderr=logs)
         service = subprocess.Popen([python, "server.py", "--processes", str(args.processes)], cwd=ROOT, env=env,
                                    stdout=logs, stderr=logs)

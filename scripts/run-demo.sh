@@ -8,7 +8,7 @@ scripts/bootstrap.sh runtime
 SANDBOX_PORT=${SANDBOX_PORT:-8090}
 export ALIPAY_GATEWAY=${ALIPAY_GATEWAY:-http://127.0.0.1:$SANDBOX_PORT/gateway.do}
 export DADASHOP_ADMIN_KEY=${DADASHOP_ADMIN_KEY:-demo-admin-key}
-.venv/bin/python -m alipay.sandbox --port "$SANDBOX_PORT" &
+.venv/bin/python -m alipay_sandbox --port "$SANDBOX_PORT" &
 SANDBOX_PID=$!
 trap 'kill $SANDBOX_PID 2>/dev/null || true' EXIT
 echo "[run-demo] merchant key for POST /v1/admin/orders/<order_id>/ship: X-Admin-Key: $DADASHOP_ADMIN_KEY"

@@ -74,7 +74,7 @@ def redis_url():
 
 @pytest.fixture
 def sandbox(io_loop):
-    from alipay.sandbox import start_sandbox
+    from alipay_sandbox import start_sandbox
     box = io_loop.run_sync(lambda: start_sandbox(port=0, notify_scale=0.0005))
     yield box
     io_loop.run_sync(box.aclose)

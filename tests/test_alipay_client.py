@@ -14,9 +14,9 @@ from tornado.netutil import bind_sockets
 
 from alipay import signer
 from alipay.client import AlipayClient, AlipayError, format_amount, shanghai_time
-from alipay.sandbox import (ALIPAY_PRIVATE_KEY_PATH, ALIPAY_PUBLIC_KEY_PATH, APP_ID,
+from alipay_sandbox import (ALIPAY_PRIVATE_KEY_PATH, ALIPAY_PUBLIC_KEY_PATH, APP_ID,
                             MERCHANT_PRIVATE_KEY_PATH, MERCHANT_PUBLIC_KEY_PATH)
-from alipay.testing import sandbox_client
+from alipay_sandbox.testing import sandbox_client
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 ALIPAY_PRIVATE = signer.load_private_key_file(ALIPAY_PRIVATE_KEY_PATH)

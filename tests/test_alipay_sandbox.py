@@ -17,10 +17,10 @@ from tornado.netutil import bind_sockets
 
 from alipay import signer
 from alipay.client import AlipayClient, shanghai_time
-from alipay.sandbox import (ALIPAY_PRIVATE_KEY_PATH, ALIPAY_PUBLIC_KEY_PATH, APP_ID, MERCHANT_PRIVATE_KEY_PATH,
+from alipay_sandbox import (ALIPAY_PRIVATE_KEY_PATH, ALIPAY_PUBLIC_KEY_PATH, APP_ID, MERCHANT_PRIVATE_KEY_PATH,
                             MERCHANT_PUBLIC_KEY_PATH, SELLER_ID, SandboxError, start_sandbox)
-from alipay.sandbox.notifier import RESEND_DELAYS
-from alipay.testing import query_params, sandbox_client, start_notify_receiver
+from alipay_sandbox.notifier import RESEND_DELAYS
+from alipay_sandbox.testing import query_params, sandbox_client, start_notify_receiver
 
 MERCHANT_PRIVATE = signer.load_private_key_file(MERCHANT_PRIVATE_KEY_PATH)
 MERCHANT_PUBLIC = signer.load_public_key_file(MERCHANT_PUBLIC_KEY_PATH)
@@ -522,7 +522,7 @@ def test_command_line_serves_the_gateway():
     port = sockets[0].getsockname()[1]
     sockets[0].close()
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    process = subprocess.Popen([sys.executable, "-m", "alipay.sandbox", "--port", str(port), "--notify-scale", "0.01"],
+    process = subprocess.Popen([sys.executable, "-m", "alipay_sandbox", "--port", str(port), "--notify-scale", "0.01"],
                                cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 10

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from Crypto.PublicKey import RSA
 
 from alipay import signer
-from alipay.sandbox import (ALIPAY_PRIVATE_KEY_PATH, ALIPAY_PUBLIC_KEY_PATH, MERCHANT_PRIVATE_KEY_PATH,
+from alipay_sandbox import (ALIPAY_PRIVATE_KEY_PATH, ALIPAY_PUBLIC_KEY_PATH, MERCHANT_PRIVATE_KEY_PATH,
                             MERCHANT_PUBLIC_KEY_PATH)
 
 
@@ -224,7 +224,7 @@ def test_unsigned_failure_only_accepts_unsigned_non_success_bodies():
 
 
 def test_importing_the_sandbox_constants_starts_nothing_and_pulls_no_tornado():
-    code = ("import sys, alipay.sandbox as s; assert s.DEFAULT_GATEWAY == 'http://127.0.0.1:8090/gateway.do';"
+    code = ("import sys, alipay_sandbox as s; assert s.DEFAULT_GATEWAY == 'http://127.0.0.1:8090/gateway.do';"
             "assert s.DEFAULT_PORT == 8090 and s.APP_ID and s.SELLER_ID.startswith('2088');"
-            "assert 'tornado' not in sys.modules and 'alipay.sandbox.server' not in sys.modules")
+            "assert 'tornado' not in sys.modules and 'alipay_sandbox.server' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=__file__.rsplit("/tests/", 1)[0])

@@ -6,7 +6,7 @@ from urllib.parse import urlencode, urlparse
 import pytest
 
 from alipay import signer
-from alipay.sandbox import ALIPAY_PRIVATE_KEY_PATH, MERCHANT_PRIVATE_KEY_PATH
+from alipay_sandbox import ALIPAY_PRIVATE_KEY_PATH, MERCHANT_PRIVATE_KEY_PATH
 from db import run_transaction
 from store import payments
 from store.orders import close_in_transaction

@@ -1,7 +1,7 @@
 """End-to-end harness: the real service and the real Alipay sandbox as subprocesses, driven by
 headless Debian Chromium through Selenium.
 
-- The sandbox (`python -m alipay.sandbox`) and the service (`python server.py --demo`) start once per
+- The sandbox (`python -m alipay_sandbox`) and the service (`python server.py --demo`) start once per
   test module on free ports, with a database of their own (created by the server at start, dropped at
   the end) and the run's Redis index (the `redis_url` fixture of tests/conftest.py).
 - Each test gets a fresh browser profile. Screenshots go to `screenshots/` at the repository root
@@ -145,7 +145,7 @@ def e2e_database():
 def sandbox(chromium, e2e_logs):
     """The Alipay sandbox gateway as a subprocess: its base URL."""
     port = free_port()
-    proc = Process("alipay-sandbox", [sys.executable, "-m", "alipay.sandbox", "--port", str(port),
+    proc = Process("alipay-sandbox", [sys.executable, "-m", "alipay_sandbox", "--port", str(port),
                                       "--notify-scale", "0.001"], dict(os.environ), e2e_logs)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -259,7 +259,7 @@ class Backend:
         from urllib.parse import quote_plus, urlencode
 
         from alipay import signer
-        from alipay.sandbox import ALIPAY_PRIVATE_KEY_PATH, SELLER_ID
+        from alipay_sandbox import ALIPAY_PRIVATE_KEY_PATH, SELLER_ID
         trade = self.trade(out_trade_no)
         shanghai_now = datetime.now(timezone(timedelta(hours=8))).strftime("%Y-%m-%d %H:%M:%S")
         params = {"app_id": trade["app_id"], "auth_app_id": trade["app_id"], "charset": "utf-8",

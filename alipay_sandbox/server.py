@@ -18,7 +18,7 @@ from tornado.httpclient import AsyncHTTPClient
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
-from .. import signer
+from alipay import signer
 from . import (ALIPAY_PRIVATE_KEY_PATH, APP_ID, DEFAULT_HOST, MERCHANT_PUBLIC_KEY_PATH, SELLER_ID,
                gateway, pages)
 from .notifier import Notifier

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from urllib.parse import quote_plus, urlencode
 
-from .. import signer
+from alipay import signer
 from .state import BUYER_NAME, SHANGHAI, TRADE_CLOSED, SandboxError, alipay_time, business_error, money
 
 PAGE_PAY = "alipay.trade.page.pay"

@@ -14,9 +14,9 @@ import tornado.web
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
-from . import sandbox as dev
-from .client import AlipayClient
-from .signer import params_from_arguments
+import alipay_sandbox as dev
+from alipay.client import AlipayClient
+from alipay.signer import params_from_arguments
 
 
 def sandbox_client(sandbox=None, gateway=None, **options):

@@ -1,4 +1,4 @@
-"""``python -m alipay.sandbox --port 8090``: serve the local Alipay sandbox gateway."""
+"""``python -m alipay_sandbox --port 8090``: serve the local Alipay sandbox gateway."""
 import argparse
 import asyncio
 import logging
@@ -7,7 +7,7 @@ from . import APP_ID, DEFAULT_HOST, DEFAULT_PORT
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m alipay.sandbox", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m alipay_sandbox", description=__doc__)
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
     parser.add_argument("--host", default=DEFAULT_HOST)
     parser.add_argument("--notify-scale", type=float, default=1.0,

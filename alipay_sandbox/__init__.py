@@ -1,9 +1,9 @@
 """A local stand-in for Alipay's ``gateway.do``, following the same protocol.
 
 Importing this package only defines the development identity below (the service uses it as
-its configuration defaults); the server itself lives in ``alipay.sandbox.server`` and is
+its configuration defaults); the server itself lives in ``alipay_sandbox.server`` and is
 imported on first use of ``start_sandbox`` / ``make_app`` / ``Sandbox`` / ``SandboxState``.
-Run it with ``python -m alipay.sandbox --port 8090``.
+Run it with ``python -m alipay_sandbox --port 8090``.
 """
 import os
 
@@ -25,7 +25,7 @@ _LAZY = ("start_sandbox", "make_app", "Sandbox", "SandboxState", "SandboxError",
 
 
 def __getattr__(name):
-    # Keep `from alipay.sandbox import APP_ID` free of tornado and of the server code.
+    # Keep `from alipay_sandbox import APP_ID` free of tornado and of the server code.
     if name in _LAZY:
         from . import server
         return getattr(server, name)
