@@ -258,17 +258,27 @@ async def run_transaction(pool, work, *, attempts=5):
     return await retry_on_lock_errors(once, attempts=attempts)
 
 
+def read_fragment(name) -> str:
+    """A piece of SQL that is only valid inside a compound statement (sql/fragments/<name>.sql),
+    without its comments, `:name` parameters written `%(name)s` as aiosql does for named queries."""
+    text = (SQL_DIR / "fragments" / f"{name}.sql").read_text(encoding="utf-8")
+    text = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
+    return re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", text)
+
+
 def compound_transaction(statements):
     """One statement that is a whole transaction: `BEGIN NOT ATOMIC START TRANSACTION; ...; COMMIT; END`.
 
-    `statements` are (named query, parameters) pairs; each query's parameters are renamed with its
-    position, so several uses of one query do not clash. MariaDB runs the block server-side in one
-    round trip: row locks taken inside it are held for no client round trip at all. Values still
-    go through the driver's escaping; only our own SQL text is joined.
+    `statements` are (SQL text with :named parameters turned %(named)s, parameters) pairs — a
+    named query's `.sql` or a fragment; each one's parameters are renamed with its position, so
+    several uses of one text do not clash. MariaDB runs the block server-side in one round trip:
+    row locks taken inside it are held for no client round trip at all. Values still go through
+    the driver's escaping; only our own SQL text is joined.
     """
     parts, params = ["BEGIN NOT ATOMIC START TRANSACTION;"], {}
-    for k, (query, values) in enumerate(statements):
-        sql, values = expand_lists(query.sql, values)
+    for k, (sql, values) in enumerate(statements):
+        sql, values = expand_lists(sql, values)
+        sql = "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
         parts.append(re.sub(r"%\((\w+)\)s", rf"%(\1__{k})s", sql.strip().rstrip(";")) + ";")
         params.update({f"{name}__{k}": value for name, value in values.items()})
     parts.append("COMMIT; END")

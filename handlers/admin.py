@@ -2,8 +2,9 @@
 import hmac
 
 from handlers.base import BaseHandler
-from store import orders
-from store.errors import BAD_STATUS, ORDER_NOT_FOUND, BusinessError
+from store import order_status
+from store.errors import LOGIN_REQUIRED, BusinessError
+from store.status import AWAITING_RECEIPT
 
 
 class AdminHandler(BaseHandler):
@@ -12,19 +13,15 @@ class AdminHandler(BaseHandler):
         configured = self.config.admin_key
         given = self.request.headers.get("X-Admin-Key")
         if not configured:  # no key configured: the merchant endpoints refuse everything
-            raise BusinessError(403, "管理接口未启用", http_status=403)
+            raise BusinessError(LOGIN_REQUIRED, "管理接口未启用", http_status=403)
         if not given:
-            raise BusinessError(403, "缺少管理密钥", http_status=401)
+            raise BusinessError(LOGIN_REQUIRED, "缺少管理密钥", http_status=401)
         if not hmac.compare_digest(given.encode(), configured.encode()):
-            raise BusinessError(403, "管理密钥错误", http_status=403)
+            raise BusinessError(LOGIN_REQUIRED, "管理密钥错误", http_status=403)
 
 
 class ShipOrderHandler(AdminHandler):
     async def post(self, order_id):
         """2 -> 3: the merchant ships a paid order."""
-        if await orders.ship(self.db, order_id):
-            return self.ok({"order_id": order_id, "status": orders.AWAITING_RECEIPT})
-        order = await orders.get_order(self.db, order_id)
-        if order is None:
-            raise BusinessError(ORDER_NOT_FOUND, "订单不存在")
-        raise BusinessError(BAD_STATUS, f"订单当前状态({order['status']})不能发货")
+        await order_status.ship(self.services, order_id)
+        self.ok({"order_id": order_id, "status": AWAITING_RECEIPT})

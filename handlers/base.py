@@ -7,12 +7,12 @@ import uuid
 
 import tornado.web
 
+from handlers.views import dumps
 from store.auth import read_token
-from store.errors import BusinessError, bad_params
+from store.errors import LOGIN_REQUIRED, BusinessError, bad_params, login_required
+from store.users import user_id_of
 
 log = logging.getLogger("dadashop.http")
-
-LOGIN_REQUIRED = 403  # the contract's body code for "please log in" (HTTP 401)
 
 
 def authenticated(method):
@@ -38,18 +38,14 @@ class BaseHandler(tornado.web.RequestHandler):
             self.application.in_flight -= 1
             self._counted = False
 
-    # ---- shared resources of the process (opened at start by server.py)
+    # ---- the process's shared resources (made at start by server.py), passed on to store/
+    @property
+    def services(self):
+        return self.application.services
+
     @property
     def config(self):
-        return self.application.config
-
-    @property
-    def db(self):
-        return self.application.db
-
-    @property
-    def redis(self):
-        return self.application.redis
+        return self.application.services.config
 
     # ---- the envelope
     def set_default_headers(self):
@@ -58,7 +54,7 @@ class BaseHandler(tornado.web.RequestHandler):
 
     def reply(self, payload: dict, status=200):
         self.set_status(status)
-        self.finish(json.dumps(payload, ensure_ascii=False, separators=(",", ":")))
+        self.finish(dumps(payload))
 
     def ok(self, data=None, **extra):
         payload = {"code": 200}
@@ -100,12 +96,12 @@ class BaseHandler(tornado.web.RequestHandler):
             header = header[7:].strip()
         claims = read_token(header, self.config.jwt_secret) if header else None
         if claims is None:
-            raise BusinessError(LOGIN_REQUIRED, "请登录", http_status=401)
+            raise login_required()
         username, user_id = claims
-        if user_id is None:  # signed by us with the id in it: users are never deleted or renamed
-            user_id = await self.application.user_id_of(username)
+        if user_id is None:  # an older token without the id: look it up by name
+            user_id = await user_id_of(self.services, username)
         if user_id is None:
-            raise BusinessError(LOGIN_REQUIRED, "请登录", http_status=401)
+            raise login_required()
         return {"id": user_id, "username": username}
 
     def check_own_username(self, username):

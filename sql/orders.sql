@@ -7,21 +7,8 @@ INSERT INTO order_info (order_id, user_id, address_id, receiver, receiver_mobile
 VALUES (:order_id, :user_id, :address_id, :receiver, :receiver_mobile, :address, :tag, 1,
         :total_count, :total_amount, :freight, :idempotency_key, :created_time, :pay_deadline);
 
--- name: deduct_stock_or_signal!
--- One line of the single-statement create-order transaction (store/orders.py): the only way
--- stock goes down — never below zero, never for an off-shelf SKU — or stop the whole statement
--- with error 30103 naming the SKU (the caller rolls back). Every matched row is changed
--- (count >= 1), so ROW_COUNT() is the matched count.
-UPDATE sku SET stock = stock - :count, sales = sales + :count
-WHERE id = :sku_id AND stock >= :count AND is_launched = 1;
-IF ROW_COUNT() <> 1 THEN SIGNAL SQLSTATE '45000' SET MYSQL_ERRNO = 30103, MESSAGE_TEXT = :sku_id; END IF;
-
 -- name: insert_order_line!
 INSERT INTO order_goods (order_id, sku_id, count, price) VALUES (:order_id, :sku_id, :count, :price);
-
--- name: get_skus_for_order
--- What creating an order needs of its SKUs (no sale attributes: the answer does not show them).
-SELECT id, price, stock, is_launched, name, default_image_url FROM sku WHERE id IN :ids;
 
 -- name: return_stock!
 UPDATE sku SET stock = stock + :count, sales = sales - :count

@@ -106,16 +106,21 @@ def clean_database(url):
 
 
 @pytest.fixture
-def app(io_loop, config):
-    """The real application with its own pools, bound to this test's IOLoop."""
+def services(io_loop, config):
+    """The process's resources (pools, clients, configuration) over emptied data, bound to this test's IOLoop."""
     import server
     clean_database(config.mysql_url)
     redis.Redis.from_url(config.redis_url).flushdb()
-    pool, redis_client = io_loop.run_sync(lambda: server.open_resources(config))
-    application = server.App(config, pool, redis_client, server.make_alipay_client(config))
-    yield application
-    io_loop.run_sync(application.wait_for_tasks)
-    io_loop.run_sync(lambda: server.close_resources(pool, redis_client))
+    made = io_loop.run_sync(lambda: server.open_services(config))
+    yield made
+    io_loop.run_sync(lambda: server.close_services(made))
+
+
+@pytest.fixture
+def app(services):
+    """The real application (pytest-tornado serves it on `http_port`)."""
+    import server
+    return server.App(services)
 
 
 class Api:
@@ -170,9 +175,9 @@ def api(http_server, base_url):
 class Store:
     """Factories that write test data straight into the test database (fast, no scrypt per user)."""
 
-    def __init__(self, app):
-        self.app = app
-        self.pool = app.db
+    def __init__(self, services):
+        self.services = services
+        self.pool = services.pool
         self.counter = 0
 
     def unique(self, prefix):
@@ -189,7 +194,7 @@ class Store:
                                                  address="北京市东城区珍贝大厦", postcode="100010", tag="家",
                                                  is_default=1)
         return {"id": user_id, "username": username, "address_id": address_id,
-                "token": make_token(username, self.app.config.jwt_secret, user_id=user_id)}
+                "token": make_token(username, self.services.config.jwt_secret, user_id=user_id)}
 
     async def sku(self, *, price="100.00", stock=10, launched=True, attrs=(("颜色", "红色"),), name=None):
         async with self.pool.acquire() as conn:
@@ -203,7 +208,8 @@ class Store:
         return sku_id
 
     async def put_in_cart(self, user, sku_id, count=1, selected=1):
-        await self.app.redis.hset(f"cart_{user['id']}", str(sku_id), json.dumps({"count": count, "selected": selected}))
+        await self.services.redis.hset(f"cart_{user['id']}", str(sku_id),
+                                       json.dumps({"count": count, "selected": selected}))
 
     async def fetchone(self, sql, *args):
         async with self.pool.acquire() as conn:
@@ -224,5 +230,5 @@ class Store:
 
 
 @pytest.fixture
-def store(app):
-    return Store(app)
+def store(services):
+    return Store(services)

@@ -23,7 +23,7 @@ async def test_catalog_lists_launched_skus_with_attributes(api, store):
 
 
 @pytest.mark.gen_test
-async def test_cart_add_select_change_and_delete(api, app, store):
+async def test_cart_add_select_change_and_delete(api, services, store):
     user = await store.user()
     a, b = await store.sku(stock=5), await store.sku(price="12.50")
     path = f"/v1/carts/{user['username']}"
@@ -48,12 +48,12 @@ async def test_cart_add_select_change_and_delete(api, app, store):
     _, body = await api.delete(path, json_body={"sku_id": a}, token=tok)
     assert [i["id"] for i in body["data"]] == [b]
 
-    stored = await app.redis.hgetall(f"cart_{user['id']}")
+    stored = await services.redis.hgetall(f"cart_{user['id']}")
     assert json.loads(stored[str(b)]) == {"count": 1, "selected": 1}
 
 
 @pytest.mark.gen_test
-async def test_cart_refuses_bad_counts_and_unsellable_skus(api, app, store):
+async def test_cart_refuses_bad_counts_and_unsellable_skus(api, services, store):
     user = await store.user()
     sku, off = await store.sku(stock=3), await store.sku(launched=False)
     path, tok = f"/v1/carts/{user['username']}", user["token"]
@@ -75,7 +75,7 @@ async def test_cart_refuses_bad_counts_and_unsellable_skus(api, app, store):
     assert status == 400 and body["code"] == 50109
     _, body = await api.put(path, json_body={"state": "select", "sku_id": 999999}, token=tok)
     assert body["code"] == 50101
-    assert await app.redis.hkeys(f"cart_{user['id']}") == [str(sku)]
+    assert await services.redis.hkeys(f"cart_{user['id']}") == [str(sku)]
 
 
 @pytest.mark.gen_test

@@ -2,7 +2,7 @@
 import pytest
 
 from store import payments
-from store.orders import order_list_key, orders_version_key
+from store.order_list import order_list_key, orders_version_key
 from tests.conftest import ADMIN_KEY
 
 P = "/v1/orders/processing/"
@@ -20,12 +20,12 @@ async def buy(api, user, sku):
 
 
 @pytest.mark.gen_test(timeout=60)
-async def test_every_transition_shows_at_once_in_cached_lists(api, app, store, sandbox):
+async def test_every_transition_shows_at_once_in_cached_lists(api, services, store, sandbox):
     user = await store.user()
     sku = await store.sku(stock=10)
     first = await buy(api, user, sku)
     assert await statuses(api, user) == ([(first["order_id"], 1)], 1)
-    assert await app.redis.exists(order_list_key(user["id"], 0, 1, 10))  # now served from the cache
+    assert await services.redis.exists(order_list_key(user["id"], 0, 1, 10))  # now served from the cache
     assert await statuses(api, user) == ([(first["order_id"], 1)], 1)
 
     second = await buy(api, user, sku)                                          # create
@@ -48,7 +48,7 @@ async def test_every_transition_shows_at_once_in_cached_lists(api, app, store, s
 
 
 @pytest.mark.gen_test(timeout=60)
-async def test_timeout_close_and_payment_by_query_show_at_once(api, app, store, sandbox):
+async def test_timeout_close_and_payment_by_query_show_at_once(api, services, store, sandbox):
     user = await store.user()
     sku = await store.sku(stock=10)
     late, queried = await buy(api, user, sku), await buy(api, user, sku)
@@ -56,28 +56,28 @@ async def test_timeout_close_and_payment_by_query_show_at_once(api, app, store, 
 
     await store.execute("UPDATE order_info SET pay_deadline = UTC_TIMESTAMP(6) - INTERVAL 1 SECOND "
                         "WHERE order_id=%s", late["order_id"])
-    await payments.close_overdue_orders(app)                                   # the timeout job
+    await payments.close_overdue_orders(services)                                   # the timeout job
     assert await statuses(api, user, 1) == ([(queried["order_id"], 1)], 1)
 
     row = await store.fetchone("SELECT order_id, total_amount, pay_deadline FROM order_info WHERE order_id=%s",
                                queried["order_id"])
-    url = app.alipay.page_pay_url(out_trade_no=row["order_id"], total_amount=row["total_amount"], subject="x",
-                                  time_expire=row["pay_deadline"], notify_url="http://127.0.0.1:9/",
-                                  return_url="http://127.0.0.1:9/")
+    url = services.alipay.page_pay_url(out_trade_no=row["order_id"], total_amount=row["total_amount"], subject="x",
+                                       time_expire=row["pay_deadline"], notify_url="http://127.0.0.1:9/",
+                                       return_url="http://127.0.0.1:9/")
     await sandbox.open_and_pay(url)                                            # its notify is lost
-    await payments.confirm_by_query(app, row, "reconcile")                     # the active query
+    await payments.confirm_by_query(services, row, "reconcile")                     # the active query
     assert await statuses(api, user, 2) == ([(queried["order_id"], 2)], 1)
 
 
 @pytest.mark.gen_test
-async def test_a_lost_version_key_means_misses_never_stale_pages(api, app, store):
+async def test_a_lost_version_key_means_misses_never_stale_pages(api, services, store):
     user = await store.user()
     sku = await store.sku(stock=10)
     order = await buy(api, user, sku)
     assert await statuses(api, user) == ([(order["order_id"], 1)], 1)
     # a change Redis never heard of (a hand edit), and the version key is lost (eviction, restart)
     await store.execute("UPDATE order_info SET status=3 WHERE order_id=%s", order["order_id"])
-    await app.redis.delete(orders_version_key(user["id"]))
+    await services.redis.delete(orders_version_key(user["id"]))
     assert await statuses(api, user) == ([(order["order_id"], 3)], 1)
 
 

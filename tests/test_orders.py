@@ -84,7 +84,7 @@ async def test_orders_need_a_login(api):
 
 
 @pytest.mark.gen_test
-async def test_create_from_cart_deducts_stock_snapshots_address_and_empties_only_bought_items(api, app, store):
+async def test_create_from_cart_deducts_stock_snapshots_address_and_empties_only_bought_items(api, services, store):
     user = await store.user()
     a, b, c = await store.sku(price="199.00", stock=5), await store.sku(price="0.10", stock=5), await store.sku()
     await store.put_in_cart(user, a, 2)
@@ -96,7 +96,7 @@ async def test_create_from_cart_deducts_stock_snapshots_address_and_empties_only
     assert data["saller"] == "达达商城" and data["total_amount"] == "408.30"
     order_id = data["order_id"]
     assert len(order_id) <= 64 and order_id.replace("_", "").isalnum()
-    assert data["pay_url"].startswith(app.config.base_url)
+    assert data["pay_url"].startswith(services.config.base_url)
 
     order = await store.fetchone("SELECT * FROM order_info WHERE order_id=%s", order_id)
     assert (order["status"], order["total_count"], order["total_amount"], order["freight"]) == \
@@ -109,7 +109,7 @@ async def test_create_from_cart_deducts_stock_snapshots_address_and_empties_only
                                                                       (b, 3, Decimal("0.10"))]
     skus = {r["id"]: (r["stock"], r["sales"]) for r in await store.fetchall("SELECT id, stock, sales FROM sku")}
     assert skus[a] == (3, 2) and skus[b] == (2, 3) and skus[c] == (10, 0)
-    assert await app.redis.hkeys(f"cart_{user['id']}") == [str(c)]
+    assert await services.redis.hkeys(f"cart_{user['id']}") == [str(c)]
 
     # the address snapshot survives a later change of the address book
     await store.execute("UPDATE address SET receiver='改名' WHERE id=%s", user["address_id"])
@@ -118,20 +118,20 @@ async def test_create_from_cart_deducts_stock_snapshots_address_and_empties_only
 
 
 @pytest.mark.gen_test
-async def test_pay_link_leads_to_the_signed_alipay_cashier_for_the_stored_total(api, app, store, sandbox):
+async def test_pay_link_leads_to_the_signed_alipay_cashier_for_the_stored_total(api, services, store, sandbox):
     user = await store.user()
     sku = await store.sku(price="0.10")
     _, body = await create(api, user, settlement_type=1, sku_id=sku, buy_num=3)
-    status, _ = await api.get(body["data"]["pay_url"].replace(app.config.base_url, ""))
+    status, _ = await api.get(body["data"]["pay_url"].replace(services.config.base_url, ""))
     assert status == 302
-    response = await api.client.fetch(body["data"]["pay_url"].replace(app.config.base_url, api.base_url),
+    response = await api.client.fetch(body["data"]["pay_url"].replace(services.config.base_url, api.base_url),
                                       follow_redirects=False, raise_error=False)
     target = response.headers["Location"]
     assert target.startswith(sandbox.gateway_url)
     params = {k: v[0] for k, v in parse_qs(urlparse(target).query).items()}
     assert params["method"] == "alipay.trade.page.pay" and params["sign_type"] == "RSA2"
     assert '"total_amount":"10.30"' in params["biz_content"]
-    assert params["notify_url"] == app.config.base_url + "/v1/orders/success/"
+    assert params["notify_url"] == services.config.base_url + "/v1/orders/success/"
     # the sandbox accepts it: the cashier page opens and shows the amount
     cashier = await api.client.fetch(target, raise_error=False)
     assert cashier.code == 200 and "10.30" in cashier.body.decode()
@@ -141,7 +141,7 @@ async def test_pay_link_leads_to_the_signed_alipay_cashier_for_the_stored_total(
     assert started["pay_started_time"] is not None
     # once the order is no longer payable, the link leads back to "my orders", not to the cashier
     await store.execute("UPDATE order_info SET status=5 WHERE order_id=%s", body["data"]["order_id"])
-    response = await api.client.fetch(body["data"]["pay_url"].replace(app.config.base_url, api.base_url),
+    response = await api.client.fetch(body["data"]["pay_url"].replace(services.config.base_url, api.base_url),
                                       follow_redirects=False, raise_error=False)
     assert response.code == 302 and response.headers["Location"] == "/static/myOrders.html"
     # a forged link leads nowhere
@@ -150,7 +150,7 @@ async def test_pay_link_leads_to_the_signed_alipay_cashier_for_the_stored_total(
 
 
 @pytest.mark.gen_test
-async def test_create_errors_change_nothing(api, app, store):
+async def test_create_errors_change_nothing(api, services, store):
     user, other = await store.user(), await store.user()
     sku = await store.sku(stock=2)
     off = await store.sku(launched=False)
@@ -177,7 +177,7 @@ async def test_create_errors_change_nothing(api, app, store):
     assert body["code"] == 50102
     assert (await store.fetchone("SELECT COUNT(*) AS n FROM order_info"))["n"] == 0
     assert (await store.fetchone("SELECT stock, sales FROM sku WHERE id=%s", sku)) == {"stock": 2, "sales": 0}
-    assert await app.redis.hkeys(f"cart_{user['id']}") == [str(sku)]
+    assert await services.redis.hkeys(f"cart_{user['id']}") == [str(sku)]
 
 
 @pytest.mark.gen_test
@@ -373,19 +373,19 @@ async def test_ten_parallel_submits_with_one_key_make_one_order(api, store):
 
 
 @pytest.mark.gen_test
-async def test_a_submit_releases_only_its_own_in_progress_lock(api, app, store, monkeypatch):
+async def test_a_submit_releases_only_its_own_in_progress_lock(api, services, store, monkeypatch):
     """A request slower than the lock's TTL must not release the lock a later request holds."""
-    from store import orders
+    from store import create_order as orders
     user = await store.user()
     sku = await store.sku(stock=5)
     lock_key = f"order_submit:{user['id']}:slow-key"
     real_create = orders._create_order
 
     async def slow_create(*args):
-        await app.redis.set(lock_key, "a-later-request")  # our lock expired and was taken meanwhile
+        await services.redis.set(lock_key, "a-later-request")  # our lock expired and was taken meanwhile
         return await real_create(*args)
 
     monkeypatch.setattr(orders, "_create_order", slow_create)
     _, body = await create(api, user, settlement_type=1, sku_id=sku, buy_num=1, key="slow-key")
     assert body["code"] == 200
-    assert await app.redis.get(lock_key) == "a-later-request"
+    assert await services.redis.get(lock_key) == "a-later-request"

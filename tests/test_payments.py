@@ -7,9 +7,8 @@ import pytest
 
 from alipay import signer
 from alipay_sandbox import ALIPAY_PRIVATE_KEY_PATH, MERCHANT_PRIVATE_KEY_PATH
-from db import run_transaction
 from store import payments
-from store.orders import close_in_transaction
+from store.order_status import close_order
 from tests.conftest import ADMIN_KEY
 
 P = "/v1/orders/processing/"
@@ -66,14 +65,14 @@ async def test_paid_by_notify_then_the_return_just_reads_it(api, app, store, san
 
 
 @pytest.mark.gen_test(timeout=60)
-async def test_return_without_notify_is_confirmed_by_an_active_query(api, app, store, sandbox):
+async def test_return_without_notify_is_confirmed_by_an_active_query(api, services, store, sandbox):
     _, _, order = await new_order(api, store)
     row = await store.fetchone("SELECT order_id, total_amount, pay_deadline FROM order_info WHERE order_id=%s",
                                order["order_id"])
     # a pay URL whose notify can never arrive (a dead port): only the return + query can tell
-    url = app.alipay.page_pay_url(out_trade_no=row["order_id"], total_amount=row["total_amount"], subject="x",
-                                  time_expire=row["pay_deadline"], notify_url="http://127.0.0.1:9/",
-                                  return_url=app.config.base_url + "/static/payResult.html")
+    url = services.alipay.page_pay_url(out_trade_no=row["order_id"], total_amount=row["total_amount"], subject="x",
+                                       time_expire=row["pay_deadline"], notify_url="http://127.0.0.1:9/",
+                                       return_url=services.config.base_url + "/static/payResult.html")
     # before paying: the return (forged by nobody, signed by Alipay) does not make it paid
     return_url = await sandbox.open_and_pay(url)
     assert (await order_row(store, order["order_id"]))["status"] == 1
@@ -85,10 +84,10 @@ async def test_return_without_notify_is_confirmed_by_an_active_query(api, app, s
 
 
 @pytest.mark.gen_test(timeout=60)
-async def test_return_of_an_unpaid_trade_is_50105_and_changes_nothing(api, app, store, sandbox):
+async def test_return_of_an_unpaid_trade_is_50105_and_changes_nothing(api, services, store, sandbox):
     _, _, order = await new_order(api, store)
-    await api.client.fetch(order["pay_url"].replace(app.config.base_url, api.base_url))  # cashier opened, not paid
-    params = signed_notify({"app_id": app.config.alipay_app_id, "out_trade_no": order["order_id"],
+    await api.client.fetch(order["pay_url"].replace(services.config.base_url, api.base_url))  # cashier opened, not paid
+    params = signed_notify({"app_id": services.config.alipay_app_id, "out_trade_no": order["order_id"],
                             "trade_no": "2026112522000000000000000001", "total_amount": "20.00",
                             "method": "alipay.trade.page.pay.return", "charset": "utf-8", "sign_type": "RSA2",
                             "version": "1.0", "timestamp": "2026-11-25 12:00:00"})
@@ -98,9 +97,9 @@ async def test_return_of_an_unpaid_trade_is_50105_and_changes_nothing(api, app, 
 
 
 @pytest.mark.gen_test
-async def test_forged_or_missing_return_signature_is_400_50108(api, app, store, sandbox):
+async def test_forged_or_missing_return_signature_is_400_50108(api, services, store, sandbox):
     _, _, order = await new_order(api, store)
-    base = {"app_id": app.config.alipay_app_id, "out_trade_no": order["order_id"], "total_amount": "20.00",
+    base = {"app_id": services.config.alipay_app_id, "out_trade_no": order["order_id"], "total_amount": "20.00",
             "trade_no": "1"}
     forged = signed_notify(base, MERCHANT_PRIVATE_KEY_PATH)  # the merchant's own key is not Alipay's
     for params in (base, forged, dict(signed_notify(base), total_amount="0.01"), {}):
@@ -129,9 +128,9 @@ async def test_duplicate_notify_is_applied_once_and_answered_success(api, app, s
 
 
 @pytest.mark.gen_test
-async def test_forged_wrong_amount_wrong_app_and_unknown_order_are_refused(api, app, store, sandbox):
+async def test_forged_wrong_amount_wrong_app_and_unknown_order_are_refused(api, services, store, sandbox):
     _, _, order = await new_order(api, store)
-    good = {"notify_id": "n1", "notify_type": "trade_status_sync", "app_id": app.config.alipay_app_id,
+    good = {"notify_id": "n1", "notify_type": "trade_status_sync", "app_id": services.config.alipay_app_id,
             "out_trade_no": order["order_id"], "trade_no": "2026112522001", "trade_status": "TRADE_SUCCESS",
             "total_amount": "20.00", "gmt_payment": "2026-11-25 12:00:00", "charset": "utf-8", "version": "1.0",
             "sign_type": "RSA2"}
@@ -155,10 +154,11 @@ async def test_forged_wrong_amount_wrong_app_and_unknown_order_are_refused(api, 
 
 
 @pytest.mark.gen_test
-async def test_forged_notify_changes_nothing(api, app, store, sandbox):
+async def test_forged_notify_changes_nothing(api, services, store, sandbox):
     _, _, order = await new_order(api, store)
-    forged = signed_notify({"notify_id": "x", "app_id": app.config.alipay_app_id, "out_trade_no": order["order_id"],
-                            "trade_no": "1", "trade_status": "TRADE_SUCCESS", "total_amount": "20.00"},
+    forged = signed_notify({"notify_id": "x", "app_id": services.config.alipay_app_id,
+                            "out_trade_no": order["order_id"], "trade_no": "1", "trade_status": "TRADE_SUCCESS",
+                            "total_amount": "20.00"},
                            MERCHANT_PRIVATE_KEY_PATH)
     status, body = await post_notify(api, forged)
     assert (status, body) == (200, "fail")
@@ -166,7 +166,7 @@ async def test_forged_notify_changes_nothing(api, app, store, sandbox):
 
 
 @pytest.mark.gen_test
-async def test_ship_needs_the_admin_key_and_a_paid_order(api, app, store, sandbox):
+async def test_ship_needs_the_admin_key_and_a_paid_order(api, services, store, sandbox):
     _, _, order = await new_order(api, store)
     path = f"/v1/admin/orders/{order['order_id']}/ship"
     status, _ = await api.post(path)
@@ -177,7 +177,7 @@ async def test_ship_needs_the_admin_key_and_a_paid_order(api, app, store, sandbo
     buyer = (await store.fetchone("SELECT u.username FROM user_profile u JOIN order_info o ON o.user_id=u.id "
                                   "WHERE o.order_id=%s", order["order_id"]))
     from store.auth import make_token
-    status, _ = await api.post(path, token=make_token(buyer["username"], app.config.jwt_secret))
+    status, _ = await api.post(path, token=make_token(buyer["username"], services.config.jwt_secret))
     assert status == 401  # a buyer token is no merchant key
     _, body = await api.post(path, headers={"X-Admin-Key": ADMIN_KEY})
     assert body["code"] == 50107  # not paid yet
@@ -194,9 +194,9 @@ async def test_ship_needs_the_admin_key_and_a_paid_order(api, app, store, sandbo
 
 
 @pytest.mark.gen_test
-async def test_an_unset_admin_key_refuses_everything(api, app, store):
+async def test_an_unset_admin_key_refuses_everything(api, services, store):
     import dataclasses
-    app.config = dataclasses.replace(app.config, admin_key=None)
+    services.config = dataclasses.replace(services.config, admin_key=None)
     for headers in ({}, {"X-Admin-Key": ""}, {"X-Admin-Key": "None"}, {"X-Admin-Key": ADMIN_KEY}):
         status, _ = await api.post("/v1/admin/orders/x/ship", headers=headers)
         assert status == 403
@@ -224,71 +224,71 @@ async def make_overdue(store, order_id):
 
 
 @pytest.mark.gen_test(timeout=60)
-async def test_timeout_closes_unpaid_orders_with_stock_back_and_leaves_paid_ones(api, app, store, sandbox):
+async def test_timeout_closes_unpaid_orders_with_stock_back_and_leaves_paid_ones(api, services, store, sandbox):
     user, sku, unpaid = await new_order(api, store, stock=10, count=3)
     _, _, opened = await new_order(api, store, user=user)
     _, _, paid = await new_order(api, store, user=user)
-    await api.client.fetch(opened["pay_url"].replace(app.config.base_url, api.base_url))  # cashier opened
+    await api.client.fetch(opened["pay_url"].replace(services.config.base_url, api.base_url))  # cashier opened
     await sandbox.open_and_pay(paid["pay_url"])
     await sandbox.wait_for_notifies(10)
     for order in (unpaid, opened, paid):
         await make_overdue(store, order["order_id"])
 
-    counts = await payments.close_overdue_orders(app)
+    counts = await payments.close_overdue_orders(services)
     assert counts == {"closed": 2, "paid": 0, "skipped": 0}
     assert (await order_row(store, unpaid["order_id"]))["close_reason"] == "timeout"
     assert [(await order_row(store, o["order_id"]))["status"] for o in (unpaid, opened, paid)] == [5, 5, 2]
     assert await store.fetchone("SELECT stock, sales FROM sku WHERE id=%s", sku) == {"stock": 10, "sales": 0}
     assert sandbox.trades[opened["order_id"]].status == "TRADE_CLOSED"  # the Alipay trade is closed too
     # running again (another process, a restart) changes nothing
-    assert await payments.close_overdue_orders(app) == {"closed": 0, "paid": 0, "skipped": 0}
+    assert await payments.close_overdue_orders(services) == {"closed": 0, "paid": 0, "skipped": 0}
 
 
 @pytest.mark.gen_test(timeout=60)
-async def test_timeout_marks_paid_what_alipay_says_was_paid(api, app, store, sandbox):
+async def test_timeout_marks_paid_what_alipay_says_was_paid(api, services, store, sandbox):
     _, sku, order = await new_order(api, store, stock=4, count=2)
     row = await store.fetchone("SELECT order_id, total_amount, pay_deadline FROM order_info WHERE order_id=%s",
                                order["order_id"])
-    url = app.alipay.page_pay_url(out_trade_no=row["order_id"], total_amount=row["total_amount"], subject="x",
-                                  time_expire=row["pay_deadline"], notify_url="http://127.0.0.1:9/",
-                                  return_url="http://127.0.0.1:9/")
+    url = services.alipay.page_pay_url(out_trade_no=row["order_id"], total_amount=row["total_amount"], subject="x",
+                                       time_expire=row["pay_deadline"], notify_url="http://127.0.0.1:9/",
+                                       return_url="http://127.0.0.1:9/")
     await sandbox.open_and_pay(url)  # paid, but the notify is lost
     await make_overdue(store, order["order_id"])
-    assert await payments.close_overdue_orders(app) == {"closed": 0, "paid": 1, "skipped": 0}
+    assert await payments.close_overdue_orders(services) == {"closed": 0, "paid": 1, "skipped": 0}
     assert (await order_row(store, order["order_id"]))["status"] == 2
     assert await store.fetchone("SELECT stock, sales FROM sku WHERE id=%s", sku) == {"stock": 2, "sales": 2}
 
 
 @pytest.mark.gen_test(timeout=60)
-async def test_reconciliation_finds_a_payment_whose_notify_was_lost(api, app, store, sandbox):
+async def test_reconciliation_finds_a_payment_whose_notify_was_lost(api, services, store, sandbox):
     _, _, order = await new_order(api, store)
     row = await store.fetchone("SELECT order_id, total_amount, pay_deadline FROM order_info WHERE order_id=%s",
                                order["order_id"])
-    await api.client.fetch(order["pay_url"].replace(app.config.base_url, api.base_url), follow_redirects=False,
+    await api.client.fetch(order["pay_url"].replace(services.config.base_url, api.base_url), follow_redirects=False,
                            raise_error=False)
-    url = app.alipay.page_pay_url(out_trade_no=row["order_id"], total_amount=row["total_amount"], subject="x",
-                                  time_expire=row["pay_deadline"], notify_url="http://127.0.0.1:9/",
-                                  return_url="http://127.0.0.1:9/")
+    url = services.alipay.page_pay_url(out_trade_no=row["order_id"], total_amount=row["total_amount"], subject="x",
+                                       time_expire=row["pay_deadline"], notify_url="http://127.0.0.1:9/",
+                                       return_url="http://127.0.0.1:9/")
     await sandbox.open_and_pay(url)
-    assert await payments.reconcile(app) == 0  # the buyer went to pay just now: not yet our business
+    assert await payments.reconcile(services) == 0  # the buyer went to pay just now: not yet our business
     await store.execute("UPDATE order_info SET pay_started_time = pay_started_time - INTERVAL 10 MINUTE "
                         "WHERE order_id=%s", order["order_id"])
     # asked a minute ago (by this or another process): not again before RECONCILE_EVERY
     await store.execute("UPDATE order_info SET reconciled_time = UTC_TIMESTAMP(6) - INTERVAL 1 MINUTE "
                         "WHERE order_id=%s", order["order_id"])
-    assert await payments.reconcile(app) == 0
+    assert await payments.reconcile(services) == 0
     assert (await order_row(store, order["order_id"]))["status"] == 1
     await store.execute("UPDATE order_info SET reconciled_time = UTC_TIMESTAMP(6) - INTERVAL 6 MINUTE "
                         "WHERE order_id=%s", order["order_id"])
-    assert await payments.reconcile(app) == 1
+    assert await payments.reconcile(services) == 1
     assert (await order_row(store, order["order_id"]))["status"] == 2
-    assert await payments.reconcile(app) == 0
+    assert await payments.reconcile(services) == 0
 
 
-async def pay_after_close(api, app, store, sandbox):
+async def pay_after_close(api, services, store, sandbox):
     """A buyer pays at Alipay an order we closed meanwhile (the trade was opened before the close)."""
     user, sku, order = await new_order(api, store, stock=5, count=1)
-    await api.client.fetch(order["pay_url"].replace(app.config.base_url, api.base_url))  # cashier open
+    await api.client.fetch(order["pay_url"].replace(services.config.base_url, api.base_url))  # cashier open
     await store.execute("UPDATE order_info SET status=5, close_reason='timeout' WHERE order_id=%s",
                         order["order_id"])
     await store.execute("UPDATE sku SET stock=stock+1, sales=sales-1 WHERE id=%s", sku)
@@ -298,19 +298,19 @@ async def pay_after_close(api, app, store, sandbox):
 
 
 @pytest.mark.gen_test(timeout=60)
-async def test_late_payment_is_recorded_answered_success_and_refunded_once(api, app, store, sandbox):
-    _, sku, order = await pay_after_close(api, app, store, sandbox)
+async def test_late_payment_is_recorded_answered_success_and_refunded_once(api, services, store, sandbox):
+    _, sku, order = await pay_after_close(api, services, store, sandbox)
     trade = sandbox.trades[order["order_id"]]
     assert [a.answer for a in trade.payment_notification.attempts] == ["success"]
     assert (await order_row(store, order["order_id"]))["status"] == 5  # never resurrected
-    await app.wait_for_tasks()  # the refund is started right after the answer
-    await payments.refund_due(app)
+    await services.wait_for_tasks()  # the refund is started right after the answer
+    await payments.refund_due(services)
     # Alipay resends the same notify, and sends another one: still one refund
     for _ in range(3):
         assert (await post_notify(api, trade.payment_notification.params))[1] == "success"
     await sandbox.send_notify(order["order_id"])
     await sandbox.wait_for_notifies(10)
-    await payments.refund_due(app)
+    await payments.refund_due(services)
     refunds = await store.fetchall("SELECT out_request_no, amount, status, attempts FROM refund WHERE order_id=%s",
                                    order["order_id"])
     assert len(refunds) == 1 and refunds[0]["status"] == "done" and str(refunds[0]["amount"]) == "20.00"
@@ -321,43 +321,43 @@ async def test_late_payment_is_recorded_answered_success_and_refunded_once(api, 
 
 
 @pytest.mark.gen_test(timeout=60)
-async def test_refund_is_retried_until_alipay_takes_it(api, app, store, sandbox):
+async def test_refund_is_retried_until_alipay_takes_it(api, services, store, sandbox):
     import dataclasses
     import server
     _, _, order = await new_order(api, store)
-    await api.client.fetch(order["pay_url"].replace(app.config.base_url, api.base_url))
+    await api.client.fetch(order["pay_url"].replace(services.config.base_url, api.base_url))
     await store.execute("UPDATE order_info SET status=5 WHERE order_id=%s", order["order_id"])
-    real_alipay = app.alipay
-    app.alipay = server.make_alipay_client(dataclasses.replace(app.config, alipay_gateway="http://127.0.0.1:9/x"))
-    app.alipay.retries = 0
+    real_alipay = services.alipay
+    unreachable = dataclasses.replace(services.config, alipay_gateway="http://127.0.0.1:9/x")
+    services.alipay = server.make_alipay_client(unreachable)
+    services.alipay.retries = 0
     await sandbox.pay(order["order_id"])
     await sandbox.wait_for_notifies(10)
-    await payments.refund_due(app)
+    await payments.refund_due(services)
     row = await store.fetchone("SELECT status, attempts, last_result FROM refund WHERE order_id=%s", order["order_id"])
     assert row["status"] == "pending" and row["attempts"] >= 1 and "unreachable" in row["last_result"]
-    app.alipay = real_alipay
+    services.alipay = real_alipay
     await store.execute("UPDATE refund SET next_attempt_time = UTC_TIMESTAMP(6)")
-    assert await payments.refund_due(app) == 1
+    assert await payments.refund_due(services) == 1
     assert str(sandbox.trades[order["order_id"]].refunded_amount) == "20.00"
 
 
 @pytest.mark.gen_test(timeout=120)
-async def test_notify_racing_the_timeout_close_ends_consistent(api, app, store, sandbox):
+async def test_notify_racing_the_timeout_close_ends_consistent(api, services, store, sandbox):
     """Whichever wins: a paid order with its stock sold, or a closed order with stock back and a refund."""
     results = []
     for _ in range(6):
         _, sku, order = await new_order(api, store, stock=3, count=1)
-        await api.client.fetch(order["pay_url"].replace(app.config.base_url, api.base_url))
+        await api.client.fetch(order["pay_url"].replace(services.config.base_url, api.base_url))
         await sandbox.pay(order["order_id"])  # paid at Alipay; its notify is on the way
         await make_overdue(store, order["order_id"])
         notify = sandbox.trades[order["order_id"]].payment_notification
-        other_process_closes = run_transaction(
-            app.db, lambda conn, order_id=order["order_id"]: close_in_transaction(conn, order_id, "timeout"))
-        await asyncio.gather(payments.close_overdue_orders(app), post_notify(api, notify.params),
+        other_process_closes = close_order(services, order["order_id"], "timeout")
+        await asyncio.gather(payments.close_overdue_orders(services), post_notify(api, notify.params),
                              other_process_closes)
         await sandbox.wait_for_notifies(10)
-        await app.wait_for_tasks()  # the refund the notify handler started
-        await payments.refund_due(app)
+        await services.wait_for_tasks()  # the refund the notify handler started
+        await payments.refund_due(services)
         row = await order_row(store, order["order_id"])
         stock = await store.fetchone("SELECT stock, sales FROM sku WHERE id=%s", sku)
         refunds = await store.fetchall("SELECT status FROM refund WHERE order_id=%s", order["order_id"])
@@ -382,11 +382,11 @@ async def test_notify_events_keep_the_raw_parameters(api, app, store, sandbox):
 
 
 @pytest.mark.gen_test
-async def test_configured_seller_id_must_match(api, app, store, sandbox):
+async def test_configured_seller_id_must_match(api, services, store, sandbox):
     import dataclasses
-    app.config = dataclasses.replace(app.config, alipay_seller_id="2088000000000000")
+    services.config = dataclasses.replace(services.config, alipay_seller_id="2088000000000000")
     _, _, order = await new_order(api, store)
-    base = {"notify_id": "s1", "app_id": app.config.alipay_app_id, "out_trade_no": order["order_id"],
+    base = {"notify_id": "s1", "app_id": services.config.alipay_app_id, "out_trade_no": order["order_id"],
             "trade_no": "2026112522009", "trade_status": "TRADE_SUCCESS", "total_amount": "20.00"}
     for params in (base, dict(base, seller_id="2088999999999999")):
         assert (await post_notify(api, signed_notify(params)))[1] == "fail"
@@ -396,13 +396,13 @@ async def test_configured_seller_id_must_match(api, app, store, sandbox):
 
 
 @pytest.mark.gen_test(timeout=60)
-async def test_the_background_jobs_of_a_server_process_close_overdue_orders(api, app, store, sandbox):
+async def test_the_background_jobs_of_a_server_process_close_overdue_orders(api, services, store, sandbox):
     import dataclasses
     import jobs
     _, sku, order = await new_order(api, store, stock=2, count=2)
     await make_overdue(store, order["order_id"])
-    app.config = dataclasses.replace(app.config, sweep_interval=0.05)
-    background = jobs.start(app)
+    services.config = dataclasses.replace(services.config, sweep_interval=0.05)
+    background = jobs.start(services)
     try:
         for _ in range(200):  # waits for the sweep; no timing is asserted
             if (await order_row(store, order["order_id"]))["status"] == 5:
@@ -415,21 +415,21 @@ async def test_the_background_jobs_of_a_server_process_close_overdue_orders(api,
 
 
 @pytest.mark.gen_test(timeout=60)
-async def test_reconciliation_asks_once_per_interval_whatever_the_number_of_processes(api, app, store, sandbox):
+async def test_reconciliation_asks_once_per_interval_whatever_the_number_of_processes(api, services, store, sandbox):
     _, _, order = await new_order(api, store)
-    await api.client.fetch(order["pay_url"].replace(app.config.base_url, api.base_url))  # cashier open, unpaid
+    await api.client.fetch(order["pay_url"].replace(services.config.base_url, api.base_url))  # cashier open, unpaid
     await store.execute("UPDATE order_info SET pay_started_time = pay_started_time - INTERVAL 10 MINUTE "
                         "WHERE order_id=%s", order["order_id"])
     asked = []
-    real_query = app.alipay.trade_query
+    real_query = services.alipay.trade_query
 
     async def counting_query(out_trade_no):
         asked.append(out_trade_no)
         return await real_query(out_trade_no)
 
-    app.alipay.trade_query = counting_query
+    services.alipay.trade_query = counting_query
     # three processes sweeping at once, then again at their next tick
-    await asyncio.gather(*[payments.reconcile(app) for _ in range(3)])
-    await asyncio.gather(*[payments.reconcile(app) for _ in range(3)])
+    await asyncio.gather(*[payments.reconcile(services) for _ in range(3)])
+    await asyncio.gather(*[payments.reconcile(services) for _ in range(3)])
     assert asked == [order["order_id"]]
     assert (await order_row(store, order["order_id"]))["status"] == 1

@@ -1,0 +1,46 @@
+"""Sold-out marks: shed the doomed requests of a flash sale without touching the database.
+
+A sold-out SKU draws the most requests of a flash sale, all of them doomed. The mark
+`sold_out:<sku_id>` in Redis lets create answer 50103 without the database. Redis never decides
+who gets a unit: the mark is set only after the database said the stock is 0, it only ever
+refuses, and it goes away when stock comes back (after the commit that returned it), or by its
+TTL whatever happens (e.g. stock edited in the database by hand).
+"""
+from db import Q
+
+SOLD_OUT_TTL = 30
+
+
+def sold_out_key(sku_id) -> str:
+    return f"sold_out:{sku_id}"
+
+
+async def first_sold_out(redis, sku_ids):
+    """The lowest id among `sku_ids` that carries a sold-out mark, or None."""
+    ids = sorted(sku_ids)
+    marks = await redis.mget([sold_out_key(i) for i in ids])
+    return next((i for i, mark in zip(ids, marks) if mark), None)
+
+
+async def mark_sold_out(services, sku_id):
+    """Set the mark of an SKU the database just reported at stock 0, then read the stock again:
+    if a unit came back meanwhile (its clear may have run before our set), take the mark away."""
+    await services.redis.set(sold_out_key(sku_id), "1", ex=SOLD_OUT_TTL)
+    async with services.pool.acquire() as conn:
+        stock = await Q.get_sku_stock(conn, sku_id=sku_id)
+    if stock != 0:
+        await services.redis.delete(sold_out_key(sku_id))
+
+
+async def mark_if_none_left(services, sku_id):
+    """After the database refused `sku_id`: mark it when the refusal was because none is left."""
+    async with services.pool.acquire() as conn:
+        left = await Q.get_sku_stock(conn, sku_id=sku_id)
+    if left == 0:
+        await mark_sold_out(services, sku_id)
+
+
+async def clear_sold_out(redis, sku_ids):
+    """Stock came back (committed): these SKUs can be bought again."""
+    if sku_ids:
+        await redis.delete(*[sold_out_key(i) for i in sku_ids])
