@@ -8,7 +8,6 @@ sandbox are opened per test inside it.
 import dataclasses
 import json
 import os
-import socket
 import uuid
 from decimal import Decimal
 
@@ -23,22 +22,9 @@ import db
 from db import Q
 from store.auth import hash_password, make_token
 
-MYSQL_URL = os.environ.get("DADASHOP_TEST_MYSQL_URL", "mysql://root:@127.0.0.1:3306/")
-REDIS_URL = os.environ.get("DADASHOP_TEST_REDIS_URL", "redis://127.0.0.1:6379")
-ADMIN_KEY = "test-admin-key"
-PASSWORD = "secret123"
+from tests.helpers import ADMIN_KEY, PASSWORD, REDIS_URL, mysql_url_of
+
 PASSWORD_HASH = hash_password(PASSWORD)  # once per run: scrypt is slow on purpose
-
-
-def mysql_url_of(database_name):
-    """The URL of a database on the test MySQL server."""
-    return MYSQL_URL.rstrip("/") + "/" + database_name
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -172,7 +158,7 @@ def api(http_server, base_url):
     client.client.close()
 
 
-class Store:
+class Shop:
     """Factories that write test data straight into the test database (fast, no scrypt per user)."""
 
     def __init__(self, services):
@@ -230,5 +216,5 @@ class Store:
 
 
 @pytest.fixture
-def store(services):
-    return Store(services)
+def shop(services):
+    return Shop(services)

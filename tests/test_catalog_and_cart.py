@@ -5,9 +5,9 @@ import pytest
 
 
 @pytest.mark.gen_test
-async def test_catalog_lists_launched_skus_with_attributes(api, store):
-    shown = await store.sku(price="199.00", attrs=(("颜色", "红色"), ("尺寸", "15寸")))
-    hidden = await store.sku(launched=False)
+async def test_catalog_lists_launched_skus_with_attributes(api, shop):
+    shown = await shop.sku(price="199.00", attrs=(("颜色", "红色"), ("尺寸", "15寸")))
+    hidden = await shop.sku(launched=False)
     _, body = await api.get("/v1/goods/skus", params={"page_size": 50})
     ids = [s["id"] for s in body["data"]["skus"]]
     assert shown in ids and hidden not in ids and body["data"]["total"] == 1
@@ -23,9 +23,9 @@ async def test_catalog_lists_launched_skus_with_attributes(api, store):
 
 
 @pytest.mark.gen_test
-async def test_cart_add_select_change_and_delete(api, services, store):
-    user = await store.user()
-    a, b = await store.sku(stock=5), await store.sku(price="12.50")
+async def test_cart_add_select_change_and_delete(api, services, shop):
+    user = await shop.user()
+    a, b = await shop.sku(stock=5), await shop.sku(price="12.50")
     path = f"/v1/carts/{user['username']}"
     tok = user["token"]
     _, body = await api.post(path, json_body={"sku_id": a, "count": 2}, token=tok)
@@ -53,9 +53,9 @@ async def test_cart_add_select_change_and_delete(api, services, store):
 
 
 @pytest.mark.gen_test
-async def test_cart_refuses_bad_counts_and_unsellable_skus(api, services, store):
-    user = await store.user()
-    sku, off = await store.sku(stock=3), await store.sku(launched=False)
+async def test_cart_refuses_bad_counts_and_unsellable_skus(api, services, shop):
+    user = await shop.user()
+    sku, off = await shop.sku(stock=3), await shop.sku(launched=False)
     path, tok = f"/v1/carts/{user['username']}", user["token"]
     for payload in ({"sku_id": sku, "count": 0}, {"sku_id": sku, "count": -1}, {"sku_id": sku, "count": "2x"},
                     {"sku_id": sku, "count": 1.5}, {"sku_id": sku, "count": 100}, {"sku_id": "a", "count": 1},
@@ -79,17 +79,17 @@ async def test_cart_refuses_bad_counts_and_unsellable_skus(api, services, store)
 
 
 @pytest.mark.gen_test
-async def test_cart_is_own_user_only(api, store):
-    owner, other = await store.user(), await store.user()
+async def test_cart_is_own_user_only(api, shop):
+    owner, other = await shop.user(), await shop.user()
     status, body = await api.get(f"/v1/carts/{owner['username']}", token=other["token"])
     assert status == 403
 
 
 @pytest.mark.gen_test
-async def test_concurrent_adds_are_not_lost(api, store):
+async def test_concurrent_adds_are_not_lost(api, shop):
     import asyncio
-    user = await store.user()
-    sku = await store.sku(stock=50)
+    user = await shop.user()
+    sku = await shop.sku(stock=50)
     path = f"/v1/carts/{user['username']}"
     await asyncio.gather(*[api.post(path, json_body={"sku_id": sku, "count": 1}, token=user["token"])
                            for _ in range(20)])

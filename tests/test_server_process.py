@@ -1,4 +1,4 @@
-"""The server as a real process: forked workers sharing the port, graceful shutdown, demo store."""
+"""The server as a real process: forked workers sharing the port, graceful shutdown, demo shop."""
 import asyncio
 import json
 import os
@@ -15,7 +15,7 @@ from tornado.httpclient import AsyncHTTPClient
 
 import config as config_module
 import db
-from tests.conftest import free_port
+from tests.helpers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 

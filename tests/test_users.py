@@ -31,8 +31,8 @@ async def test_register_then_login(api):
 
 
 @pytest.mark.gen_test
-async def test_login_refuses_wrong_password_and_unknown_user(api, store):
-    user = await store.user()
+async def test_login_refuses_wrong_password_and_unknown_user(api, shop):
+    user = await shop.user()
     for username, password in ((user["username"], "wrong-password"), ("nobody_here", "secret123")):
         status, body = await api.post("/v1/tokens", json_body={"username": username, "password": password})
         assert status == 200 and body["code"] == 10102 and "token" not in body.get("data", {})
@@ -53,8 +53,8 @@ async def test_register_rejects_bad_input(api, payload):
 
 
 @pytest.mark.gen_test
-async def test_token_missing_expired_tampered_or_unknown_user_is_401(api, services, store):
-    user = await store.user()
+async def test_token_missing_expired_tampered_or_unknown_user_is_401(api, services, shop):
+    user = await shop.user()
     secret = services.config.jwt_secret
     expired = jwt.encode({"username": user["username"], "exp": int(time.time()) - 10}, secret, algorithm="HS256")
     tampered = user["token"][:-2] + ("AA" if not user["token"].endswith("AA") else "BB")
@@ -70,8 +70,8 @@ async def test_token_missing_expired_tampered_or_unknown_user_is_401(api, servic
 
 
 @pytest.mark.gen_test
-async def test_tokens_carry_the_user_id_and_tokens_of_the_contracts_shape_still_work(api, services, store):
-    user = await store.user()
+async def test_tokens_carry_the_user_id_and_tokens_of_the_contracts_shape_still_work(api, services, shop):
+    user = await shop.user()
     _, login = await api.post("/v1/tokens", json_body={"username": user["username"], "password": "secret123"})
     claims = jwt.decode(login["data"]["token"], services.config.jwt_secret, algorithms=["HS256"])
     assert claims["username"] == user["username"] and claims["uid"] == user["id"]
@@ -82,9 +82,9 @@ async def test_tokens_carry_the_user_id_and_tokens_of_the_contracts_shape_still_
         status, body = await api.get(f"/v1/carts/{user['username']}", token=token)
         assert status == 200 and body["code"] == 200
     # a uid that is not an integer is ignored, never trusted: the user is the one named
-    other = await store.user()
-    sku = await store.sku()
-    await store.put_in_cart(user, sku)
+    other = await shop.user()
+    sku = await shop.sku()
+    await shop.put_in_cart(user, sku)
     odd = jwt.encode({"username": user["username"], "uid": str(other["id"]), "exp": int(time.time()) + 60},
                      services.config.jwt_secret, algorithm="HS256")
     status, body = await api.get(f"/v1/carts/{user['username']}", token=odd)

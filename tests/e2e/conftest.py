@@ -29,7 +29,7 @@ import pytest
 
 import config as config_module
 import db
-from tests.conftest import free_port, mysql_url_of
+from tests.helpers import free_port, mysql_url_of
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "screenshots"
