@@ -1,10 +1,11 @@
 -- Orders: creation, the status machine, listing.
 -- Every status change is a conditional UPDATE: the affected-row count says who won.
+-- Status numbers are store/status.py's (the contract's): named in a comment where they appear.
 
 -- name: insert_order!
 INSERT INTO order_info (order_id, user_id, address_id, receiver, receiver_mobile, address, tag, status,
                         total_count, total_amount, freight, idempotency_key, created_time, pay_deadline)
-VALUES (:order_id, :user_id, :address_id, :receiver, :receiver_mobile, :address, :tag, 1,
+VALUES (:order_id, :user_id, :address_id, :receiver, :receiver_mobile, :address, :tag, 1 /* awaiting payment */,
         :total_count, :total_amount, :freight, :idempotency_key, :created_time, :pay_deadline);
 
 -- name: insert_order_line!
@@ -65,24 +66,24 @@ WHERE og.order_id IN :order_ids
 ORDER BY og.order_id, og.sku_id, a.sort, a.id;
 
 -- name: mark_received!
-UPDATE order_info SET status = 4, received_time = :now
-WHERE order_id = :order_id AND user_id = :user_id AND status = 3;
+UPDATE order_info SET status = 4 /* completed */, received_time = :now
+WHERE order_id = :order_id AND user_id = :user_id AND status = 3 /* awaiting receipt */;
 
 -- name: mark_shipped!
-UPDATE order_info SET status = 3, shipped_time = :now
-WHERE order_id = :order_id AND status = 2;
+UPDATE order_info SET status = 3 /* awaiting receipt */, shipped_time = :now
+WHERE order_id = :order_id AND status = 2 /* awaiting shipment */;
 
 -- name: mark_closed!
 -- 1 -> 5 (cancelled by the buyer, or unpaid past the deadline); the caller returns the stock
 -- in the same transaction.
-UPDATE order_info SET status = 5, closed_time = :now, close_reason = :reason
-WHERE order_id = :order_id AND status = 1;
+UPDATE order_info SET status = 5 /* closed */, closed_time = :now, close_reason = :reason
+WHERE order_id = :order_id AND status = 1 /* awaiting payment */;
 
 -- name: mark_paid!
 -- 1 -> 2 on a verified Alipay statement of the right amount.
-UPDATE order_info SET status = 2, trade_no = :trade_no, paid_time = :paid_time
-WHERE order_id = :order_id AND status = 1;
+UPDATE order_info SET status = 2 /* awaiting shipment */, trade_no = :trade_no, paid_time = :paid_time
+WHERE order_id = :order_id AND status = 1 /* awaiting payment */;
 
 -- name: mark_pay_started!
 UPDATE order_info SET pay_started_time = COALESCE(pay_started_time, :now)
-WHERE order_id = :order_id AND status = 1;
+WHERE order_id = :order_id AND status = 1 /* awaiting payment */;

@@ -41,7 +41,7 @@ WHERE id = :refund_id AND status = 'pending';
 -- Unpaid past the deadline: the timeout job closes them (after asking Alipay).
 SELECT order_id, total_amount, pay_deadline
 FROM order_info
-WHERE status = 1 AND pay_deadline <= :now
+WHERE status = 1 /* awaiting payment */ AND pay_deadline <= :now
 ORDER BY pay_deadline
 LIMIT :limit;
 
@@ -50,7 +50,7 @@ LIMIT :limit;
 -- Each is asked about again only after :checked_before.
 SELECT order_id, total_amount
 FROM order_info
-WHERE status = 1 AND pay_started_time IS NOT NULL AND pay_started_time <= :started_before
+WHERE status = 1 /* awaiting payment */ AND pay_started_time IS NOT NULL AND pay_started_time <= :started_before
   AND pay_deadline > :now AND (reconciled_time IS NULL OR reconciled_time <= :checked_before)
 ORDER BY pay_started_time
 LIMIT :limit;
@@ -58,5 +58,5 @@ LIMIT :limit;
 -- name: claim_reconcile!
 -- 1 row: this process asks Alipay about the order now; 0: another one just did, or it is settled.
 UPDATE order_info SET reconciled_time = :now
-WHERE order_id = :order_id AND status = 1
+WHERE order_id = :order_id AND status = 1 /* awaiting payment */
   AND (reconciled_time IS NULL OR reconciled_time <= :checked_before);
