@@ -54,6 +54,12 @@ class Config:
     sweep_interval: float = 30.0
     mysql_pool_size: int = 20
     extra: dict = field(default_factory=dict)
+    # faults (docs/faults.md): how long to wait for a dependency before answering 503 / 50111
+    mysql_connect_timeout: float = 3.0    # seconds to open a MariaDB connection
+    mysql_statement_timeout: float = 5.0  # MariaDB's max_statement_time; the client gives up 2 s later
+    redis_timeout: float = 2.0            # seconds for a Redis connect or command
+    retry_after: int = 2                  # the Retry-After of a 503
+    drain_time: float = 20.0              # seconds a worker may take to finish its requests on SIGTERM
 
     @property
     def mysql(self) -> MySQLTarget:
@@ -98,6 +104,19 @@ def _int(env, name, default, minimum=0):
     return value
 
 
+def _seconds(env, name, default):
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if not value > 0:
+        raise ConfigError(f"{name} must be > 0, got {raw}")
+    return value
+
+
 def load(environ=None, env_file=".env") -> Config:
     env = {**read_env_file(env_file), **(os.environ if environ is None else environ)}
     try:
@@ -122,6 +141,11 @@ def load(environ=None, env_file=".env") -> Config:
         alipay_seller_id=env.get("ALIPAY_SELLER_ID") or None,
         sweep_interval=float(env.get("DADASHOP_SWEEP_INTERVAL") or 30.0),
         mysql_pool_size=_int(env, "DADASHOP_MYSQL_POOL_SIZE", 20, 1),
+        mysql_connect_timeout=_seconds(env, "DADASHOP_MYSQL_CONNECT_TIMEOUT", 3.0),
+        mysql_statement_timeout=_seconds(env, "DADASHOP_MYSQL_STATEMENT_TIMEOUT", 5.0),
+        redis_timeout=_seconds(env, "DADASHOP_REDIS_TIMEOUT", 2.0),
+        retry_after=_int(env, "DADASHOP_RETRY_AFTER", 2, 1),
+        drain_time=_seconds(env, "DADASHOP_DRAIN_TIME", 20.0),
     )
     config.mysql  # validate the URL now, not at first use
     return config

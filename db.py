@@ -97,16 +97,91 @@ async def rows(gen):
     return [row async for row in gen]
 
 
-def connect_kwargs(target):
+def connect_kwargs(target, *, connect_timeout=None, statement_timeout=None):
+    # UTC everywhere in the database, whatever the server's zone; and a server-side time limit on
+    # every statement, so that a slow one is stopped (and rolled back) by MariaDB itself
+    init = "SET time_zone='+00:00'"
+    if statement_timeout:
+        init += f", SESSION max_statement_time={float(statement_timeout)}"
     return dict(host=target.host, port=target.port, user=target.user, password=target.password,
-                db=target.db, charset="utf8mb4", autocommit=True,
-                # UTC everywhere in the database, whatever the server's zone
-                init_command="SET time_zone='+00:00'")
+                db=target.db, charset="utf8mb4", autocommit=True, connect_timeout=connect_timeout,
+                init_command=init)
 
 
-async def create_pool(target, *, maxsize=20, minsize=1):
-    return await aiomysql.create_pool(minsize=minsize, maxsize=maxsize, pool_recycle=3600,
-                                      **connect_kwargs(target))
+# How much longer than the server's own statement limit the client waits for an answer: past it
+# the server is not answering at all (frozen, or the network is gone), not merely slow.
+CLIENT_GRACE = 2.0
+
+
+class TimedConnection(aiomysql.Connection):
+    """An aiomysql connection whose every read from the server has a time limit.
+
+    aiomysql has no read timeout: against a frozen server (or a lost network) a query, a commit
+    or even the handshake of a new connection waits forever. Past `read_timeout` the connection
+    is closed and the caller gets the same error as for a lost server (2013).
+    """
+    read_timeout = None
+
+    async def _read_bytes(self, num_bytes):
+        if self.read_timeout is None or len(self._reader._buffer) >= num_bytes:  # already here: no timer
+            return await super()._read_bytes(num_bytes)
+        try:
+            async with asyncio.timeout(self.read_timeout):
+                return await super()._read_bytes(num_bytes)
+        except TimeoutError:
+            self.close()
+            raise pymysql.err.OperationalError(
+                2013, f"Lost connection to MySQL server: no answer in {self.read_timeout:g}s") from None
+
+
+class TimedPool(aiomysql.Pool):
+    """A pool whose connections time their reads (TimedConnection), that waits at most
+    `acquire_timeout` for a connection (free, or new: the handshake with a frozen server hangs
+    too), and pings a connection idle for a while before handing it out, so that sockets a
+    restarted server left dead are dropped instead of failing requests."""
+
+    def __init__(self, *, read_timeout, acquire_timeout, **kwargs):
+        super().__init__(**kwargs)
+        self.read_timeout = read_timeout
+        self.acquire_timeout = acquire_timeout
+
+    async def _acquire(self):
+        try:
+            async with asyncio.timeout(self.acquire_timeout):
+                while True:
+                    conn = await super()._acquire()
+                    if type(conn) is aiomysql.Connection:  # made by aiomysql's connect(): add the time limit
+                        conn.__class__ = TimedConnection
+                        conn.read_timeout = self.read_timeout
+                    if self._loop.time() - conn.last_usage < IDLE_BEFORE_PING:
+                        return conn
+                    try:
+                        await conn.ping(reconnect=False)
+                        return conn
+                    except pymysql.err.MySQLError as exc:  # a socket the server dropped: try another one
+                        log.info("dropping a dead pooled connection: %s", exc)
+                        conn.close()
+                        self.release(conn)
+        except TimeoutError:
+            raise pymysql.err.OperationalError(
+                2013, f"no MySQL connection free or made in {self.acquire_timeout:g}s") from None
+
+
+IDLE_BEFORE_PING = 5.0  # seconds
+
+
+async def create_pool(target, *, maxsize=20, minsize=1, connect_timeout=None, statement_timeout=None):
+    """The process's pool; with `statement_timeout`, MariaDB stops a statement after that long
+    and this client stops waiting CLIENT_GRACE seconds later (a frozen server or network)."""
+    read_timeout = statement_timeout + CLIENT_GRACE if statement_timeout else None
+    pool = TimedPool(minsize=minsize, maxsize=maxsize, echo=False, pool_recycle=3600,
+                     loop=asyncio.get_running_loop(),
+                     read_timeout=read_timeout, acquire_timeout=read_timeout,
+                     **connect_kwargs(target, connect_timeout=connect_timeout, statement_timeout=statement_timeout))
+    if minsize > 0:
+        async with pool._cond:
+            await pool._fill_free_pool(False)
+    return pool
 
 
 def ensure_database(target):
@@ -219,7 +294,10 @@ async def transaction(pool):
             yield conn
         except BaseException:
             await _run_after_commit(conn, False)
-            await conn.rollback()
+            try:
+                await conn.rollback()
+            except Exception:  # noqa: BLE001 - a broken connection: closing it ends the transaction
+                conn.close()
             raise
         else:
             await conn.commit()

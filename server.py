@@ -17,8 +17,11 @@ import time
 import pymysql
 import redis
 import redis.asyncio
+import redis.asyncio.retry
+import redis.backoff
 import tornado.httpclient
 import tornado.httpserver
+import tornado.httputil
 import tornado.netutil
 import tornado.web
 
@@ -31,6 +34,7 @@ from handlers.admin import ShipOrderHandler
 from handlers.base import NotFoundHandler
 from handlers.carts import CartHandler
 from handlers.goods import SkuHandler, SkuListHandler
+from handlers.health import HealthHandler, ReadyHandler
 from handlers.orders import OrderProcessingHandler, PayLinkHandler
 from handlers.payments import PaymentResultHandler
 from handlers.urls import ORDER_ID, PAY_LINK, PAYMENT_RESULT
@@ -49,7 +53,10 @@ class App(tornado.web.Application):
     def __init__(self, services, **settings):
         self.services = services
         self.in_flight = 0  # requests being answered, so that a graceful shutdown can wait for them
+        self.draining = False  # set on SIGTERM: /readyz answers 503 from then on
         routes = [
+            (r"/healthz", HealthHandler),
+            (r"/readyz", ReadyHandler),
             (r"/v1/users/?", UsersHandler),
             (r"/v1/tokens/?", TokensHandler),
             (rf"/v1/users/{USERNAME}/address/?", AddressListHandler),
@@ -72,15 +79,31 @@ def make_alipay_client(config):
 
 
 async def open_services(config) -> Services:
-    """This process's pools and clients (after the fork: each worker has its own)."""
-    pool = await db.create_pool(config.mysql, maxsize=config.mysql_pool_size)
-    redis_client = redis.asyncio.Redis.from_url(config.redis_url, decode_responses=True)
+    """This process's pools and clients (after the fork: each worker has its own).
+
+    Every wait on MariaDB and Redis is bounded (config: *_timeout), so a dependency that is down
+    or frozen gives a quick 503, never a hang; both pools heal by themselves when it is back.
+    """
+    pool = await db.create_pool(config.mysql, maxsize=config.mysql_pool_size,
+                                connect_timeout=config.mysql_connect_timeout,
+                                statement_timeout=config.mysql_statement_timeout)
+    redis_client = redis.asyncio.Redis.from_url(
+        config.redis_url, decode_responses=True,
+        socket_timeout=config.redis_timeout, socket_connect_timeout=config.redis_timeout,
+        # a pooled connection idle this long is pinged before use: a Redis restarted meanwhile
+        # costs a reconnect, not a failed request
+        health_check_interval=5,
+        # one immediate retry on a fresh connection when a pooled one turns out dead; none after
+        # a timeout (a frozen Redis would only double the wait)
+        retry=redis.asyncio.retry.Retry(redis.backoff.NoBackoff(), 1, supported_errors=(redis.ConnectionError,)))
     return Services(pool=pool, redis=redis_client, alipay=make_alipay_client(config), config=config)
 
 
-async def close_services(services):
-    """Let work started after responses finish, then close the pools."""
-    await services.wait_for_tasks()
+async def close_services(services, *, timeout=30):
+    """Let work started after responses finish (at most `timeout` seconds), then close the pools."""
+    await services.wait_for_tasks(timeout=timeout)
+    for task in list(services.tasks):  # best-effort retries still waiting: no handler, no pool after this
+        task.cancel()
     services.pool.close()
     await services.pool.wait_closed()
     await services.redis.aclose()
@@ -104,6 +127,76 @@ def check_services(config):
                          "Is it running? Set DADASHOP_REDIS_URL to point elsewhere.")
 
 
+class DrainingHTTPServer(tornado.httpserver.HTTPServer):
+    """An HTTPServer that knows which keep-alive connections are idle, so that a shutdown loses no
+    request: a busy connection answers its request with `Connection: close` and closes; an idle
+    one is closed once it has stayed idle IDLE_GRACE (a request already on its way still gets in)."""
+
+    def initialize(self, *args, **kwargs):
+        super().initialize(*args, **kwargs)
+        self.draining_since = None
+        self.request_conns = {}  # server connection -> the HTTP1Connection reading its next request
+        self.idle_since = {}     # server connection -> when it last finished a response (absent: busy)
+
+    def start_request(self, server_conn, request_conn):
+        self.request_conns[server_conn] = request_conn
+        self.idle_since[server_conn] = time.monotonic()
+        return _WatchRequest(self, server_conn, request_conn, super().start_request(server_conn, request_conn))
+
+    def on_close(self, server_conn):
+        self.request_conns.pop(server_conn, None)
+        self.idle_since.pop(server_conn, None)
+        super().on_close(server_conn)
+
+    def start_draining(self):
+        self.draining_since = time.monotonic()
+        for server_conn, request_conn in self.request_conns.items():
+            if server_conn not in self.idle_since:
+                close_after_this_answer(request_conn)
+
+    def close_idle_connections(self):
+        now = time.monotonic()
+        for server_conn, since in list(self.idle_since.items()):
+            if now - max(since, self.draining_since) >= IDLE_GRACE:
+                server_conn.stream.close()
+
+    @property
+    def open_connections(self):
+        return len(self._connections)
+
+
+def close_after_this_answer(request_conn):
+    # Tornado's own switch for "not keep-alive": the answer then carries `Connection: close`
+    # (HTTP/1.1) and the connection is closed once it is written
+    request_conn._disconnect_on_finish = True
+
+
+class _WatchRequest(tornado.httputil.HTTPMessageDelegate):
+    """Passes a request through, noting on its first bytes that its connection is busy."""
+
+    def __init__(self, server, server_conn, request_conn, delegate):
+        self.server, self.server_conn, self.request_conn, self.delegate = server, server_conn, request_conn, delegate
+
+    def headers_received(self, start_line, headers):
+        self.server.idle_since.pop(self.server_conn, None)
+        if self.server.draining_since is not None:
+            close_after_this_answer(self.request_conn)
+        return self.delegate.headers_received(start_line, headers)
+
+    def data_received(self, chunk):
+        return self.delegate.data_received(chunk)
+
+    def finish(self):
+        return self.delegate.finish()
+
+    def on_connection_close(self):
+        return self.delegate.on_connection_close()
+
+
+IDLE_GRACE = 1.0  # seconds an idle keep-alive connection may still send a request once draining
+LAST_HANDLERS_GRACE = 2.0  # seconds past the drain time for handlers still running to end
+
+
 async def serve(config, sockets, *, run_jobs=True):
     """One worker: open pools, serve on the inherited sockets until told to stop, then drain."""
     # signals first: a SIGTERM during start-up still means "stop once ready", not "die midway"
@@ -116,36 +209,63 @@ async def serve(config, sockets, *, run_jobs=True):
     tornado.httpclient.AsyncHTTPClient.configure(None, max_clients=100)
     services = await open_services(config)
     app = App(services)
-    server = tornado.httpserver.HTTPServer(app, xheaders=True)
+    server = DrainingHTTPServer(app, xheaders=True)
     server.add_sockets(sockets)
     background = jobs.start(services) if run_jobs else None
+    log.info("pid %d: serving", os.getpid())
     await stop.wait()
+    await drain(config, app, server, background)
 
+
+async def drain(config, app, server, background):
+    """Stop taking work, answer every request in flight, close every connection, then the pools;
+    all within config.drain_time (docs/faults.md)."""
+    deadline = time.monotonic() + config.drain_time
+    app.draining = True
     log.info("pid %d: stopping; finishing requests in flight", os.getpid())
     server.stop()  # no new connections
+    server.start_draining()
     if background:
         await background.stop()
-    deadline = time.monotonic() + 30
-    while app.in_flight and time.monotonic() < deadline:
+    while (server.open_connections or app.in_flight) and time.monotonic() < deadline:
+        server.close_idle_connections()
         await asyncio.sleep(0.05)
+    if server.open_connections:
+        log.warning("pid %d: drain time over, closing %d connection(s)", os.getpid(), server.open_connections)
     await server.close_all_connections()
-    await close_services(services)
+    # a handler still running past the drain time (its client is gone) must not find the pools closed
+    while app.in_flight and time.monotonic() < deadline + LAST_HANDLERS_GRACE:
+        await asyncio.sleep(0.05)
+    await close_services(app.services, timeout=max(0.5, deadline - time.monotonic()))
     log.info("pid %d: stopped", os.getpid())
 
 
 def fork_workers(count):
-    """Fork `count` workers sharing the listening sockets; the parent forwards signals and waits.
+    """Fork `count` workers sharing the listening sockets and keep `count` of them running: a worker
+    that dies is replaced (after a pause that grows while replacements keep dying young).
+    On SIGTERM/SIGINT the parent forwards the signal and waits for every worker to finish.
 
     Returns in each child (True); the parent returns False once every child has exited.
     """
-    children = set()
-    for _ in range(count):
+    children = {}  # pid -> when it started
+    stopping = []
+
+    def start_worker():
         pid = os.fork()
         if pid == 0:
+            # the parent's handlers are not the worker's: serve() installs its own
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
             return True
-        children.add(pid)
+        children[pid] = time.monotonic()
+        return False
+
+    for _ in range(count):
+        if start_worker():
+            return True
 
     def forward(signum, _frame):
+        stopping.append(signum)
         for child in list(children):
             try:
                 os.kill(child, signum)
@@ -155,18 +275,36 @@ def fork_workers(count):
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
     status = 0
+    backoff = RESTART_BACKOFF_MIN
     while children:
         try:
             pid, code = os.wait()
         except ChildProcessError:
             break
-        children.discard(pid)
-        if os.waitstatus_to_exitcode(code) not in (0, -signal.SIGTERM, -signal.SIGINT):
-            status = 1
-            log.error("worker %d exited with %s", pid, os.waitstatus_to_exitcode(code))
+        started = children.pop(pid, None)
+        if started is None:
+            continue
+        exit_code = os.waitstatus_to_exitcode(code)
+        if stopping:
+            if exit_code not in (0, -signal.SIGTERM, -signal.SIGINT):
+                status = 1
+                log.error("worker %d exited with %s while stopping", pid, exit_code)
+            continue
+        # a worker that served a while before dying is replaced at once; one dying young, slower and slower
+        backoff = RESTART_BACKOFF_MIN if time.monotonic() - started > 30 else min(backoff * 2, RESTART_BACKOFF_MAX)
+        log.error("worker %d exited with %s; starting a replacement in %.1fs", pid, exit_code, backoff)
+        time.sleep(backoff)
+        if stopping:
+            continue
+        if start_worker():
+            return True
     if status:
         sys.exit(status)
     return False
+
+
+RESTART_BACKOFF_MIN = 0.1  # seconds
+RESTART_BACKOFF_MAX = 30.0
 
 
 def parse_args(argv=None):

@@ -10,6 +10,7 @@ import tornado.web
 from handlers.views import dumps
 from store.auth import read_token
 from store.errors import LOGIN_REQUIRED, BusinessError, bad_params, login_required
+from store.unavailable import UNAVAILABLE, is_unavailable
 from store.users import user_id_of
 
 log = logging.getLogger("dadashop.http")
@@ -70,6 +71,10 @@ class BaseHandler(tornado.web.RequestHandler):
             if exc.data is not None:
                 payload["data"] = exc.data
             self.reply(payload, exc.http_status)
+        elif is_unavailable(exc):
+            # MariaDB or Redis down or too slow: a clean, retryable answer (contract "Additions")
+            self.set_header("Retry-After", str(self.config.retry_after))
+            self.reply({"code": UNAVAILABLE, "errmsg": "服务暂时不可用, 请稍后重试"}, 503)
         elif status_code >= 500:
             # the traceback went to the log under this id (log_exception); the body only points at it
             self.reply({"code": 500, "errmsg": "服务器内部错误, 请稍后重试",
@@ -85,6 +90,9 @@ class BaseHandler(tornado.web.RequestHandler):
             return
         if isinstance(value, tornado.web.HTTPError):
             return super().log_exception(typ, value, tb)
+        if is_unavailable(value):  # one line, no traceback: the dependency is the problem, not the code
+            log.warning("503 for %s %s: %s: %s", self.request.method, self.request.uri, typ.__name__, value)
+            return
         self.request_id = uuid.uuid4().hex[:16]
         log.error("request %s failed: %s %s", self.request_id, self.request.method, self.request.uri,
                   exc_info=(typ, value, tb))

@@ -29,6 +29,12 @@ WHERE status = 'pending' AND next_attempt_time <= :now
 ORDER BY next_attempt_time
 LIMIT :limit;
 
+-- name: claim_refund!
+-- 1 row: this process sends the refund now (its next attempt is moved to the end of the lease);
+-- 0: another process claimed it first, or it is done.
+UPDATE refund SET next_attempt_time = :lease_until
+WHERE id = :refund_id AND status = 'pending' AND next_attempt_time <= :now;
+
 -- name: finish_refund!
 UPDATE refund SET status = 'done', attempts = attempts + 1, last_result = :result, done_time = :now
 WHERE id = :refund_id AND status = 'pending';

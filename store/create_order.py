@@ -6,23 +6,28 @@ only while MariaDB runs the block server-side, never across a round trip to this
 loop: insert the order (it locks no SKU), deduct each SKU in ascending id order (two orders never
 wait on each other in a circle) or stop it all on the first short one, insert the lines.
 """
+import asyncio
+import logging
 import secrets
 from datetime import datetime, timedelta
 
 import pymysql
+from redis import RedisError
 
 from db import Q, is_duplicate_key, read_fragment, run_compound_transaction
 from store import cart
 from store.catalog import skus_by_id
 from store.clock import SHANGHAI, utcnow
-from store.errors import BAD_ADDRESS, IN_PROGRESS, BusinessError, OutOfStock
+from store.errors import BAD_ADDRESS, BusinessError, OutOfStock
 from store.order_list import orders_changed
 from store.settle import CART, lines_of, totals, wanted_items
 from store.sold_out import first_sold_out, mark_if_none_left, mark_sold_out
 from store.status import AWAITING_PAYMENT
 
-IN_PROGRESS_TTL = 30  # seconds an idempotency key stays "in progress" if its request dies
-_DELETE_IF_OURS = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
+log = logging.getLogger("dadashop.orders")
+
+# after a Redis failure, the cart clean-up and list-version bump are tried again after these pauses
+CLEAN_UP_RETRY_DELAYS = (0.5, 1, 2, 4, 8, 15)
 # The SIGNAL of the deduct fragment: its error number (PyMySQL reads it as a signed 16-bit value,
 # so it must stay below 32768) and the SKU id as its message.
 OUT_OF_STOCK_ERRNO = 30103
@@ -43,29 +48,25 @@ async def create_order(services, *, user_id, address_id, settlement_type, sku_id
                        idempotency_key=None) -> dict:
     """Returns the order: {order_id, total_amount, pay_deadline, status}.
 
-    With an idempotency key, the buyer's order made under it is returned instead of a new one;
-    a repeat while the first is still running is a 50104.
+    With an idempotency key, the buyer's order made under it is returned instead of a new one.
+    The database serialises same-key submissions, not a lock with a TTL: the order row's
+    UNIQUE (user_id, idempotency_key) makes a second insert wait for the first transaction, then
+    fail as a duplicate (we answer with the first one's order) or go ahead if the first rolled
+    back. A submitter that dies mid-way holds nothing: the server rolls its transaction back.
     """
-    if not idempotency_key:
-        return await _create_order(services, user_id, address_id, settlement_type, sku_id, buy_num, None)
-    existing = await order_with_key(services, user_id, idempotency_key)
-    if existing:
-        return existing
-    redis = services.redis
-    lock_key, lock_token = f"order_submit:{user_id}:{idempotency_key}", secrets.token_hex(8)
-    if not await redis.set(lock_key, lock_token, nx=True, ex=IN_PROGRESS_TTL):
+    if idempotency_key:
         existing = await order_with_key(services, user_id, idempotency_key)
         if existing:
             return existing
-        raise BusinessError(IN_PROGRESS, "订单正在提交中, 请勿重复提交")
     try:
-        # the holder before us may have finished between our first look and our lock
-        return (await order_with_key(services, user_id, idempotency_key)
-                or await _create_order(services, user_id, address_id, settlement_type, sku_id, buy_num,
-                                       idempotency_key))
-    finally:
-        # only our own lock: past its TTL it may already be another request's
-        await redis.eval(_DELETE_IF_OURS, 1, lock_key, lock_token)
+        return await _create_order(services, user_id, address_id, settlement_type, sku_id, buy_num, idempotency_key)
+    except BusinessError:
+        # e.g. an empty cart or no stock left: maybe because the same submission, running at the
+        # same time, bought it — then its order is the answer
+        existing = idempotency_key and await order_with_key(services, user_id, idempotency_key)
+        if existing:
+            return existing
+        raise
 
 
 async def order_with_key(services, user_id, idempotency_key):
@@ -76,7 +77,7 @@ async def order_with_key(services, user_id, idempotency_key):
 
 async def _create_order(services, user_id, address_id, settlement_type, sku_id, buy_num, idempotency_key):
     wanted = await wanted_items(services.redis, user_id, settlement_type, sku_id, buy_num)
-    marked = await first_sold_out(services.redis, wanted)
+    marked = await best_effort(first_sold_out(services.redis, wanted), "reading sold-out marks")
     if marked is not None:  # the database said 0 a moment ago: no need to ask it again
         raise OutOfStock(marked)
     async with services.pool.acquire() as conn:
@@ -90,7 +91,7 @@ async def _create_order(services, user_id, address_id, settlement_type, sku_id, 
     for line in lines:
         if skus[line.sku_id]["stock"] < line.count:
             if skus[line.sku_id]["stock"] == 0:
-                await mark_sold_out(services, line.sku_id)
+                await best_effort(mark_sold_out(services, line.sku_id), "marking sold out")
             raise OutOfStock(line.sku_id)
     sums = totals(lines, services.config.freight)
     now = utcnow()
@@ -106,7 +107,7 @@ async def _create_order(services, user_id, address_id, settlement_type, sku_id, 
             await insert_order_deducting_stock(services.pool, order, lines)
             break
         except OutOfStock as short:
-            await mark_if_none_left(services, short.sku_id)
+            await best_effort(mark_if_none_left(services, short.sku_id), "marking sold out")
             raise
         except pymysql.err.IntegrityError as exc:
             if not is_duplicate_key(exc):
@@ -116,12 +117,9 @@ async def _create_order(services, user_id, address_id, settlement_type, sku_id, 
             if attempt == ORDER_ID_ATTEMPTS:
                 raise
             order["order_id"] = new_order_id(user_id)  # an order id collision: draw another
-    # one round trip: the bought items leave the cart, and the buyer's order lists are stale
-    async with services.redis.pipeline(transaction=False) as pipe:
-        if settlement_type == CART:
-            pipe.hdel(cart.cart_key(user_id), *[str(line.sku_id) for line in lines])
-        orders_changed(pipe, user_id)
-        await pipe.execute()
+    # Committed: from here on the answer is this order, whatever fails (docs/faults.md).
+    bought = [line.sku_id for line in lines] if settlement_type == CART else []
+    await after_create_best_effort(services, user_id, bought)
     return {"order_id": order["order_id"], "total_amount": order["total_amount"],
             "pay_deadline": order["pay_deadline"], "status": AWAITING_PAYMENT}
 
@@ -141,3 +139,41 @@ async def insert_order_deducting_stock(pool, order, lines):
         if exc.args and exc.args[0] == OUT_OF_STOCK_ERRNO:
             raise OutOfStock(int(exc.args[1])) from None
         raise
+
+
+async def best_effort(step, what):
+    """A Redis step that only saves work (sold-out marks): when Redis fails, the database decides."""
+    try:
+        return await step
+    except (RedisError, OSError) as exc:
+        log.warning("%s skipped: %s", what, exc)
+        return None
+
+
+async def after_create_best_effort(services, user_id, bought_sku_ids):
+    """After the commit: the bought items leave the cart and the buyer's cached order lists go
+    stale, in one round trip. Never fails the create: on a Redis error it is retried in the
+    background for about half a minute (a repeat with the same key never buys twice meanwhile)."""
+    try:
+        await _clean_up(services.redis, user_id, bought_sku_ids)
+    except (RedisError, OSError) as exc:
+        log.warning("after-create clean-up for buyer %s failed (%s): retrying in the background", user_id, exc)
+        services.spawn(_retry_clean_up(services.redis, user_id, bought_sku_ids))
+
+
+async def _clean_up(redis, user_id, bought_sku_ids):
+    async with redis.pipeline(transaction=False) as pipe:
+        if bought_sku_ids:
+            pipe.hdel(cart.cart_key(user_id), *[str(sku_id) for sku_id in bought_sku_ids])
+        orders_changed(pipe, user_id)
+        await pipe.execute()
+
+
+async def _retry_clean_up(redis, user_id, bought_sku_ids):
+    for delay in CLEAN_UP_RETRY_DELAYS:
+        await asyncio.sleep(delay)
+        try:
+            return await _clean_up(redis, user_id, bought_sku_ids)
+        except (RedisError, OSError):
+            continue
+    log.error("after-create clean-up for buyer %s given up: cart may still hold SKUs %s", user_id, bought_sku_ids)

@@ -19,6 +19,8 @@ RECONCILE_AFTER = timedelta(minutes=2)
 RECONCILE_EVERY = timedelta(minutes=5)
 # past the deadline by this much, an order is closed even while Alipay cannot be asked
 ALIPAY_GRACE = timedelta(hours=1)
+# a process that claimed a refund has this long to send it before another one may
+REFUND_LEASE = timedelta(minutes=5)
 
 
 async def close_trade_best_effort(services, order_id):
@@ -88,8 +90,12 @@ async def apply_payment(services, *, source, params, notify_id=None) -> str:
             return seen["outcome"]
         order = await Q.lock_order(conn, order_id=order_id)
         if order is None:
-            outcome = UNKNOWN_ORDER
-        elif amount is None or amount != order["total_amount"]:
+            # not (yet) visible, e.g. a notify faster than the create's commit, or a database being
+            # restored: kept for the operator but not under its notify_id, so that Alipay's resend
+            # is applied, not answered from this record
+            await record_event(conn, source=source, params=params, verified=True, outcome=UNKNOWN_ORDER)
+            return UNKNOWN_ORDER
+        if amount is None or amount != order["total_amount"]:
             outcome = WRONG_AMOUNT
         elif order["status"] == AWAITING_PAYMENT:
             await Q.mark_paid(conn, order_id=order_id, trade_no=params.get("trade_no"), paid_time=paid_time)
@@ -200,11 +206,19 @@ async def reconcile(services, limit=100) -> int:
 
 
 async def refund_due(services, limit=50) -> int:
-    """Send the refunds we owe; a failure is retried later with backoff. Returns how many completed."""
+    """Send the refunds we owe; a failure is retried later with backoff. Returns how many completed.
+
+    Any number of processes may run this at once: each refund is claimed first by a conditional
+    UPDATE that moves its next attempt REFUND_LEASE ahead, so one process sends it at a time (and a
+    process that dies mid-way leaves it due again after the lease, not lost).
+    """
     async with services.pool.acquire() as conn:
         due = await rows(Q.due_refunds(conn, now=utcnow(), limit=limit))
     done = 0
     for refund in due:
+        if not await _run(services, Q.claim_refund, refund_id=refund["id"], now=utcnow(),
+                          lease_until=utcnow() + REFUND_LEASE):
+            continue  # another process has it
         try:
             answer = await services.alipay.trade_refund(refund["order_id"], refund["amount"],
                                                         refund["out_request_no"], refund_reason="订单已关闭, 款项原路退回")
@@ -212,12 +226,19 @@ async def refund_due(services, limit=50) -> int:
             result = json.dumps(answer, ensure_ascii=False)[:255]
         except AlipayError as exc:
             ok, result = False, f"unreachable: {exc}"[:255]
-        async with services.pool.acquire() as conn:
-            if ok:
-                done += await Q.finish_refund(conn, refund_id=refund["id"], result=result, now=utcnow())
-            else:
-                delay = min(3600, 10 * 2 ** min(refund["attempts"], 8))
-                await Q.postpone_refund(conn, refund_id=refund["id"], result=result,
-                                        next_attempt_time=utcnow() + timedelta(seconds=delay))
-                log.warning("refund %s not done yet: %s", refund["out_request_no"], result)
+        if ok:
+            done += await _run(services, Q.finish_refund, refund_id=refund["id"], result=result, now=utcnow())
+        else:
+            delay = min(3600, 10 * 2 ** min(refund["attempts"], 8))
+            await _run(services, Q.postpone_refund, refund_id=refund["id"], result=result,
+                       next_attempt_time=utcnow() + timedelta(seconds=delay))
+            log.warning("refund %s not done yet: %s", refund["out_request_no"], result)
     return done
+
+
+async def _run(services, query, **params):
+    """One statement in its own transaction, retried on a deadlock or lock wait timeout."""
+    async def work(conn):
+        return await query(conn, **params)
+
+    return await run_transaction(services.pool, work)

@@ -1,6 +1,9 @@
 """The resources one process shares, made once at start (server.py) and passed down explicitly."""
 import asyncio
+import logging
 from dataclasses import dataclass, field
+
+log = logging.getLogger("dadashop")
 
 
 @dataclass
@@ -16,8 +19,13 @@ class Services:
         """Run work after the response, keeping a reference so the task is not collected midway."""
         task = asyncio.get_running_loop().create_task(coroutine)
         self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        task.add_done_callback(self._finished)
         return task
+
+    def _finished(self, task):
+        self.tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:  # nobody awaits it: log it here
+            log.error("background task failed", exc_info=task.exception())
 
     async def wait_for_tasks(self, timeout=30):
         """Let work started after responses (e.g. a refund) finish before the pools close."""

@@ -1,0 +1,26 @@
+"""A dependency (MariaDB, Redis) that is down or too slow: the contract's 503 / code 50111.
+
+Such a request changed nothing — or, for a create, repeating it with the same Idempotency-Key
+returns the order if it was made (docs/faults.md).
+"""
+import pymysql
+import redis
+
+UNAVAILABLE = 50111
+
+# MySQL client/server errors that say "the server did not answer (in time)", not "your SQL is wrong":
+# can't connect (2002, 2003), server gone or lost mid-query (2006, 2013, 2055), lock waits and
+# deadlocks that outlived our retries (1205, 1213), a statement stopped by max_statement_time
+# (1969), a connection killed by the server (1927), the server shutting down (1053).
+MYSQL_UNAVAILABLE = {1053, 1205, 1213, 1927, 1969, 2002, 2003, 2006, 2013, 2055}
+
+
+def is_unavailable(exc) -> bool:
+    """True when `exc` means a dependency is down or too slow (answer 503), not a bug (500)."""
+    if isinstance(exc, (redis.ConnectionError, redis.TimeoutError)):
+        return True
+    if isinstance(exc, pymysql.err.InterfaceError):  # a connection closed under the request
+        return True
+    if isinstance(exc, pymysql.err.OperationalError):
+        return bool(exc.args) and exc.args[0] in MYSQL_UNAVAILABLE
+    return isinstance(exc, (ConnectionError, TimeoutError))
