@@ -146,9 +146,11 @@ class TimedPool(aiomysql.Pool):
         self.acquire_timeout = acquire_timeout
 
     async def _acquire(self):
+        conn = None
         try:
             async with asyncio.timeout(self.acquire_timeout):
                 while True:
+                    conn = None
                     conn = await super()._acquire()
                     if type(conn) is aiomysql.Connection:  # made by aiomysql's connect(): add the time limit
                         conn.__class__ = TimedConnection
@@ -162,9 +164,14 @@ class TimedPool(aiomysql.Pool):
                         log.info("dropping a dead pooled connection: %s", exc)
                         conn.close()
                         self.release(conn)
-        except TimeoutError:
-            raise pymysql.err.OperationalError(
-                2013, f"no MySQL connection free or made in {self.acquire_timeout:g}s") from None
+        except BaseException as exc:
+            if conn is not None and conn in self._used:  # stopped while pinging it: no leak
+                conn.close()
+                self.release(conn)
+            if isinstance(exc, TimeoutError):
+                raise pymysql.err.OperationalError(
+                    2013, f"no MySQL connection free or made in {self.acquire_timeout:g}s") from None
+            raise
 
 
 IDLE_BEFORE_PING = 5.0  # seconds

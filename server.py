@@ -105,7 +105,11 @@ async def close_services(services, *, timeout=30):
     for task in list(services.tasks):  # best-effort retries still waiting: no handler, no pool after this
         task.cancel()
     services.pool.close()
-    await services.pool.wait_closed()
+    try:
+        await asyncio.wait_for(services.pool.wait_closed(), 2)
+    except TimeoutError:  # a connection never given back (a request cut off mid-way): close it anyway
+        services.pool.terminate()
+        await services.pool.wait_closed()
     await services.redis.aclose()
 
 

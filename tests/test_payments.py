@@ -331,6 +331,7 @@ async def test_refund_is_retried_until_alipay_takes_it(api, services, shop, sand
     services.alipay.retries = 0
     await sandbox.pay(order["order_id"])
     await sandbox.wait_for_notifies(10)
+    await services.wait_for_tasks()  # the notify's own refund attempt holds the refund's claim until it ends
     await payments.refund_due(services)
     row = await shop.fetchone("SELECT status, attempts, last_result FROM refund WHERE order_id=%s", order["order_id"])
     assert row["status"] == "pending" and row["attempts"] >= 1 and "unreachable" in row["last_result"]
