@@ -47,6 +47,29 @@ def start_server(db_url, redis_url, *args):
     raise AssertionError("server did not start")
 
 
+def requests_read_by_server(port):
+    """How many connections to `port` a worker has accepted and read everything sent on, from the
+    kernel's table (/proc/net/tcp*): established, local port `port`, nothing left unread, and
+    nothing waiting in the listening socket's accept queue."""
+    established, backlog = 0, 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            local_port = int(fields[1].rsplit(":", 1)[1], 16)
+            unread = int(fields[4].split(":")[1], 16)
+            if local_port != port:
+                continue
+            if fields[3] == "0A":  # LISTEN: rx_queue is the accept queue
+                backlog += unread
+            elif fields[3] == "01" and unread == 0:  # ESTABLISHED, request read by the worker
+                established += 1
+    return established if backlog == 0 else 0
+
+
 @pytest.mark.gen_test(timeout=120)
 async def test_sigterm_lets_requests_in_flight_finish_across_workers(server_db, redis_url):
     proc, port = start_server(server_db, redis_url, "--processes", "2", "--no-jobs")
@@ -56,7 +79,10 @@ async def test_sigterm_lets_requests_in_flight_finish_across_workers(server_db, 
         requests = [client.fetch(f"http://127.0.0.1:{port}/v1/users", method="POST", raise_error=False,
                                  body=json.dumps({"uname": f"graceful_{i}", "password": "secret123"}))
                     for i in range(16)]
-        await asyncio.sleep(0.15)
+        # SIGTERM only once every request is really in a worker (under load they may not even be sent yet)
+        while requests_read_by_server(port) < 16:
+            assert not any(r.done() for r in requests), "a registration ended before the SIGTERM"
+            await asyncio.sleep(0.02)
         proc.send_signal(signal.SIGTERM)
         answers = await asyncio.gather(*requests)
         assert [a.code for a in answers] == [200] * 16

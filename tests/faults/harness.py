@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -157,6 +158,14 @@ def start_server(db_url, redis_url, *args, **env_extra):
         time.sleep(0.1)
     proc.kill()
     raise AssertionError("server did not start")
+
+
+def get_status(port, path):
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as answer:
+            return answer.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
 
 
 def _workers(args):

@@ -49,10 +49,15 @@ async def stop_and_check_log(proc):
 async def test_redis_stopped_mid_sale(private_mariadb, private_redis):
     shop = sale(private_mariadb, "redis_stop")
     proc, port = start(shop, private_redis)
+    probes = []
     try:
         async def heal():
             await asyncio.sleep(1)  # the second quarter of the sale runs with no Redis at all
+            # the probes: not ready (a load balancer may prefer other instances), but alive
+            probes.append(await in_thread(harness.get_status, port, "/readyz"))
+            probes.append(await in_thread(harness.get_status, port, "/healthz"))
             await in_thread(private_redis.start)
+            probes.append(await in_thread(harness.get_status, port, "/readyz"))
 
         answers = await harness.run_sale(port, shop, concurrency=CONCURRENCY,
                                          inject=lambda: in_thread(private_redis.stop), heal=heal)
@@ -64,6 +69,7 @@ async def test_redis_stopped_mid_sale(private_mariadb, private_redis):
     assert set(summary["codes"]) <= {200, 50103}, summary
     assert summary["during"].get(200, 0) > 0, summary
     assert summary["sold"] == STOCK
+    assert probes == [503, 200, 200], probes
 
 
 @pytest.mark.gen_test(timeout=180)
