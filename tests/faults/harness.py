@@ -77,13 +77,20 @@ class PrivateMariaDB:
         subprocess.run(["mariadb-install-db", "--no-defaults", f"--datadir={datadir}", "--user=root",
                         "--auth-root-authentication-method=normal", "--skip-test-db"],
                        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.proc = subprocess.Popen(["mariadbd", "--no-defaults", f"--datadir={datadir}", f"--socket={self.socket}",
-                                      f"--port={self.port}", "--bind-address=127.0.0.1", "--user=root",
-                                      "--skip-log-bin", "--innodb-buffer-pool-size=64M",
-                                      "--innodb-flush-log-at-trx-commit=2", "--max-connections=300"],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.command = ["mariadbd", "--no-defaults", f"--datadir={datadir}", f"--socket={self.socket}",
+                        f"--port={self.port}", "--bind-address=127.0.0.1", "--user=root", "--skip-log-bin",
+                        "--innodb-buffer-pool-size=64M", "--innodb-flush-log-at-trx-commit=2",
+                        "--max-connections=300"]
+        self.start()
+
+    def start(self):
+        self.proc = subprocess.Popen(self.command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_until(lambda: pymysql.connect(host="127.0.0.1", port=self.port, user="root").close() or True,
                    60, "private mariadb")
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(60)
 
     def url(self, name):
         return f"mysql://root:@127.0.0.1:{self.port}/{name}"

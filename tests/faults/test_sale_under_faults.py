@@ -126,6 +126,32 @@ async def test_mariadb_frozen_mid_sale(private_mariadb, private_redis):
 
 
 @pytest.mark.gen_test(timeout=180)
+async def test_mariadb_restarted_mid_sale(private_mariadb, private_redis):
+    shop = sale(private_mariadb, "mariadb_restart")
+    proc, port = start(shop, private_redis)
+    probes = []
+    try:
+        async def restart():
+            await asyncio.sleep(0.5)  # the second quarter of the sale runs with no MariaDB at all
+            probes.append(await in_thread(harness.get_status, port, "/readyz"))
+            probes.append(await in_thread(harness.get_status, port, "/healthz"))
+            await in_thread(private_mariadb.start)
+
+        answers = await harness.run_sale(port, shop, concurrency=CONCURRENCY,
+                                         inject=lambda: in_thread(private_mariadb.stop), heal=restart)
+        summary = await harness.check_sale(port, shop, answers)
+    finally:
+        if private_mariadb.proc.poll() is not None:
+            private_mariadb.start()
+        await stop_and_check_log(proc)
+    print(summary)
+    assert set(summary["during"]) == {50111}, summary  # refused at once, cleanly
+    # the pools dropped the connections to the old server by themselves: no burst of errors after
+    assert set(summary["after"]) <= {200, 50103}, summary
+    assert probes == [503, 200], probes
+
+
+@pytest.mark.gen_test(timeout=180)
 async def test_worker_killed_mid_sale_is_replaced(private_mariadb, private_redis):
     shop = sale(private_mariadb, "kill9")
     proc, port = start(shop, private_redis)
