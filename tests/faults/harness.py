@@ -343,6 +343,17 @@ async def retry_with_same_key(port, shop, buyer):
     return status, body.get("code"), (body.get("data") or {}).get("order_id")
 
 
+async def first_page_of_orders(port, buyer):
+    """GET the buyer's order list (it needs Redis: the page cache): (http status, order ids)."""
+    conn = KeepAliveConnection(port)
+    try:
+        status, _, payload = await conn.request("GET", P + "?status=1", headers={"authorization": buyer["token"]})
+    finally:
+        conn.close()
+    body = json.loads(payload)
+    return status, [o["order_id"] for o in (body.get("data") or {}).get("orders_list", [])]
+
+
 def read_back(shop):
     """The database's account of the sale."""
     conn = connect(shop.db_url)

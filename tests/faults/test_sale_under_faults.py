@@ -49,7 +49,7 @@ async def stop_and_check_log(proc):
 async def test_redis_stopped_mid_sale(private_mariadb, private_redis):
     shop = sale(private_mariadb, "redis_stop")
     proc, port = start(shop, private_redis)
-    probes = []
+    probes, lists = [], []
     try:
         async def heal():
             await asyncio.sleep(1)  # the second quarter of the sale runs with no Redis at all
@@ -57,6 +57,9 @@ async def test_redis_stopped_mid_sale(private_mariadb, private_redis):
             probes.append(await in_thread(harness.get_status, port, "/readyz"))
             probes.append(await in_thread(harness.get_status, port, "/healthz"))
             await in_thread(private_redis.start)
+            # the first requests that need Redis after its restart, on connections to the old one
+            lists.extend(await asyncio.gather(*[harness.first_page_of_orders(port, buyer)
+                                                for buyer in shop.buyers[:40]]))
             probes.append(await in_thread(harness.get_status, port, "/readyz"))
 
         answers = await harness.run_sale(port, shop, concurrency=CONCURRENCY,
@@ -70,6 +73,10 @@ async def test_redis_stopped_mid_sale(private_mariadb, private_redis):
     assert summary["during"].get(200, 0) > 0, summary
     assert summary["sold"] == STOCK
     assert probes == [503, 200, 200], probes
+    assert [status for status, _ in lists] == [200] * 40, lists  # no burst of errors on stale connections
+    sku, orders = harness.read_back(shop)
+    made = {o["user_id"]: o["order_id"] for o in orders}
+    assert all(ids == [made[buyer["id"]]] for (_, ids), buyer in zip(lists, shop.buyers)), lists
 
 
 @pytest.mark.gen_test(timeout=180)
