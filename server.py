@@ -11,6 +11,7 @@ import dataclasses
 import logging
 import os
 import signal
+import socket
 import sys
 import time
 
@@ -161,12 +162,24 @@ class DrainingHTTPServer(tornado.httpserver.HTTPServer):
     def close_idle_connections(self):
         now = time.monotonic()
         for server_conn, since in list(self.idle_since.items()):
-            if now - max(since, self.draining_since) >= IDLE_GRACE:
+            if now - max(since, self.draining_since) >= IDLE_GRACE and not has_unread_bytes(server_conn.stream):
                 server_conn.stream.close()
 
     @property
     def open_connections(self):
         return len(self._connections)
+
+
+def has_unread_bytes(stream):
+    """A request may have arrived that this (busy) process has not read yet: not idle after all."""
+    if stream._read_buffer_size:
+        return True
+    try:
+        return bool(stream.socket.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
+    except (BlockingIOError, InterruptedError):
+        return False
+    except OSError:
+        return False
 
 
 def close_after_this_answer(request_conn):

@@ -47,58 +47,51 @@ def start_server(db_url, redis_url, *args):
     raise AssertionError("server did not start")
 
 
-def requests_read_by_server(port):
-    """How many connections to `port` a worker has accepted and read everything sent on, from the
-    kernel's table (/proc/net/tcp*): established, local port `port`, nothing left unread, and
-    nothing waiting in the listening socket's accept queue."""
-    established, backlog = 0, 0
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            lines = Path(table).read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            fields = line.split()
-            local_port = int(fields[1].rsplit(":", 1)[1], 16)
-            unread = int(fields[4].split(":")[1], 16)
-            if local_port != port:
-                continue
-            if fields[3] == "0A":  # LISTEN: rx_queue is the accept queue
-                backlog += unread
-            elif fields[3] == "01" and unread == 0:  # ESTABLISHED, request read by the worker
-                established += 1
-    return established if backlog == 0 else 0
-
-
 @pytest.mark.gen_test(timeout=120)
 async def test_sigterm_lets_requests_in_flight_finish_across_workers(server_db, redis_url):
     proc, port = start_server(server_db, redis_url, "--processes", "2", "--no-jobs")
+    target = config_module.parse_mysql_url(server_db)
+    holder = pymysql.connect(host=target.host, port=target.port, user=target.user, password=target.password,
+                             database=target.db, autocommit=True)
+    watcher = pymysql.connect(host=target.host, port=target.port, user=target.user, password=target.password,
+                              database=target.db, autocommit=True)
     client = AsyncHTTPClient(force_instance=True, max_clients=50)
     try:
-        # registrations are slow on purpose (scrypt): these are still running when SIGTERM comes
+        # the users table locked for reading: each registration waits inside a worker, on the database,
+        # until it is unlocked — in flight for sure when SIGTERM comes, whatever the machine's load
+        with holder.cursor() as cur:
+            cur.execute("LOCK TABLES user_profile READ")
         requests = [client.fetch(f"http://127.0.0.1:{port}/v1/users", method="POST", raise_error=False,
                                  body=json.dumps({"uname": f"graceful_{i}", "password": "secret123"}))
                     for i in range(16)]
-        # SIGTERM only once every request is really in a worker (under load they may not even be sent yet)
-        while requests_read_by_server(port) + sum(r.done() for r in requests) < 16:
-            await asyncio.sleep(0.02)
+        while waiting_registrations(watcher) < 16:
+            assert not any(r.done() for r in requests)
+            await asyncio.sleep(0.05)
         proc.send_signal(signal.SIGTERM)
-        assert not all(r.done() for r in requests)  # some were still running
+        with holder.cursor() as cur:  # the registrations go through, during the drain
+            cur.execute("UNLOCK TABLES")
         answers = await asyncio.gather(*requests)
         assert [a.code for a in answers] == [200] * 16
         assert await asyncio.get_running_loop().run_in_executor(None, proc.wait, 60) == 0
     finally:
         client.close()
+        holder.close()
         if proc.poll() is None:
             proc.kill()
     output = proc.stdout.read()
     assert output.count("stopping; finishing requests in flight") == 2, output  # both workers drained
-    target = config_module.parse_mysql_url(server_db)
-    conn = pymysql.connect(host=target.host, port=target.port, user=target.user, database=target.db)
-    with conn.cursor() as cur:
+    with watcher.cursor() as cur:
         cur.execute("SELECT COUNT(*) FROM user_profile WHERE username LIKE 'graceful%%'")
         assert cur.fetchone()[0] == 16
-    conn.close()
+    watcher.close()
+
+
+def waiting_registrations(conn):
+    """Registrations inside a worker, waiting in the database (MariaDB's processlist, this database only)."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT COUNT(*) FROM information_schema.processlist WHERE db = DATABASE() "
+                    "AND id <> CONNECTION_ID() AND LEFT(info, 24) = 'INSERT INTO user_profile'")
+        return cur.fetchone()[0]
 
 
 def test_demo_store_loads_once_and_a_second_start_changes_nothing(server_db, redis_url):
