@@ -40,6 +40,7 @@ from handlers.orders import OrderProcessingHandler, PayLinkHandler
 from handlers.payments import PaymentResultHandler
 from handlers.urls import ORDER_ID, PAY_LINK, PAYMENT_RESULT
 from handlers.users import TokensHandler, UsersHandler
+from store.create_order import BEST_EFFORT_TASK
 from store.services import Services
 
 log = logging.getLogger("dadashop")
@@ -88,7 +89,11 @@ async def open_services(config) -> Services:
     pool = await db.create_pool(config.mysql, maxsize=config.mysql_pool_size,
                                 connect_timeout=config.mysql_connect_timeout,
                                 statement_timeout=config.mysql_statement_timeout)
-    redis_client = redis.asyncio.Redis.from_url(
+    return Services(pool=pool, redis=make_redis_client(config), alipay=make_alipay_client(config), config=config)
+
+
+def make_redis_client(config):
+    return redis.asyncio.Redis.from_url(
         config.redis_url, decode_responses=True,
         socket_timeout=config.redis_timeout, socket_connect_timeout=config.redis_timeout,
         # a pooled connection idle this long is pinged before use: a Redis restarted meanwhile
@@ -97,13 +102,15 @@ async def open_services(config) -> Services:
         # one immediate retry on a fresh connection when a pooled one turns out dead; none after
         # a timeout (a frozen Redis would only double the wait)
         retry=redis.asyncio.retry.Retry(redis.backoff.NoBackoff(), 1, supported_errors=(redis.ConnectionError,)))
-    return Services(pool=pool, redis=redis_client, alipay=make_alipay_client(config), config=config)
 
 
 async def close_services(services, *, timeout=30):
     """Let work started after responses finish (at most `timeout` seconds), then close the pools."""
+    for task in list(services.tasks):  # retries of best-effort steps: not worth delaying a shutdown
+        if task.get_name() == BEST_EFFORT_TASK:
+            task.cancel()
     await services.wait_for_tasks(timeout=timeout)
-    for task in list(services.tasks):  # best-effort retries still waiting: no handler, no pool after this
+    for task in list(services.tasks):  # still running past the timeout: nothing may use the pools after this
         task.cancel()
     services.pool.close()
     try:
@@ -172,6 +179,8 @@ class DrainingHTTPServer(tornado.httpserver.HTTPServer):
 
 def has_unread_bytes(stream):
     """A request may have arrived that this (busy) process has not read yet: not idle after all."""
+    if stream.closed():
+        return False
     if stream._read_buffer_size:
         return True
     try:

@@ -28,6 +28,7 @@ log = logging.getLogger("dadashop.orders")
 
 # after a Redis failure, the cart clean-up and list-version bump are tried again after these pauses
 CLEAN_UP_RETRY_DELAYS = (0.5, 1, 2, 4, 8, 15)
+BEST_EFFORT_TASK = "best effort"
 # The SIGNAL of the deduct fragment: its error number (PyMySQL reads it as a signed 16-bit value,
 # so it must stay below 32768) and the SKU id as its message.
 OUT_OF_STOCK_ERRNO = 30103
@@ -158,7 +159,8 @@ async def after_create_best_effort(services, user_id, bought_sku_ids):
         await _clean_up(services.redis, user_id, bought_sku_ids)
     except (RedisError, OSError) as exc:
         log.warning("after-create clean-up for buyer %s failed (%s): retrying in the background", user_id, exc)
-        services.spawn(_retry_clean_up(services.redis, user_id, bought_sku_ids))
+        task = services.spawn(_retry_clean_up(services.redis, user_id, bought_sku_ids))
+        task.set_name(BEST_EFFORT_TASK)  # a shutdown does not wait for it
 
 
 async def _clean_up(redis, user_id, bought_sku_ids):

@@ -88,3 +88,36 @@ async def test_probes(api, app, services):
     status, body = await api.get("/readyz")
     assert (status, body["code"], body["data"]) == (503, 50111, {"draining": True})
     assert await api.get("/healthz") == (200, {"code": 200, "data": {"status": "alive"}})
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_with_redis_gone_every_committed_change_is_answered_200(api, services, shop):
+    """Create (buy-now), pay, cancel and confirm receipt commit in MariaDB; what follows in Redis (cart,
+    list version, sold-out marks) is best effort. Redis here: a port nobody listens on."""
+    import server
+    from tests.helpers import P, free_port
+    user = await shop.user()
+    sku = await shop.sku(stock=3)
+    _, body = await buy_now(api, user, sku, 1)
+    shipped = body["data"]["order_id"]
+    await shop.execute("UPDATE order_info SET status=3 WHERE order_id=%s", shipped)
+    real_redis = services.redis
+    services.redis = server.make_redis_client(dataclasses.replace(services.config,
+                                                                  redis_url=f"redis://127.0.0.1:{free_port()}/0"))
+    try:
+        status, created = await buy_now(api, user, sku, 2, key="redis-gone-1")
+        assert (status, created["code"]) == (200, 200), created
+        order_id = created["data"]["order_id"]
+        assert (await api.post(P, json_body={"status": 1, "order_id": order_id}, token=user["token"]))[1]["code"] == 200
+        cancelled = await api.post(P, json_body={"status": 2, "order_id": order_id}, token=user["token"])
+        assert cancelled == (200, {"code": 200})
+        assert await api.get(P, params={"status": 2, "order_id": shipped}, token=user["token"]) == (200, {"code": 200})
+        # a repeat with the key answers with the (now cancelled) order, never a second one
+        _, again = await buy_now(api, user, sku, 2, key="redis-gone-1")
+        assert again["data"]["order_id"] == order_id
+    finally:
+        await services.redis.aclose()
+        services.redis = real_redis
+    rows = await shop.fetchall("SELECT order_id, status FROM order_info WHERE user_id=%s ORDER BY id", user["id"])
+    assert [(r["order_id"], r["status"]) for r in rows] == [(shipped, 4), (order_id, 5)]
+    assert await shop.fetchone("SELECT stock, sales FROM sku WHERE id=%s", sku) == {"stock": 2, "sales": 1}
