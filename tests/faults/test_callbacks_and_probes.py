@@ -121,3 +121,19 @@ async def test_with_redis_gone_every_committed_change_is_answered_200(api, servi
     rows = await shop.fetchall("SELECT order_id, status FROM order_info WHERE user_id=%s ORDER BY id", user["id"])
     assert [(r["order_id"], r["status"]) for r in rows] == [(shipped, 4), (order_id, 5)]
     assert await shop.fetchone("SELECT stock, sales FROM sku WHERE id=%s", sku) == {"stock": 2, "sales": 1}
+
+
+def test_fault_settings_come_from_the_environment():
+    import config as config_module
+    defaults = config_module.load(environ={}, env_file="/nonexistent")
+    assert (defaults.mysql_connect_timeout, defaults.mysql_statement_timeout, defaults.redis_timeout,
+            defaults.retry_after, defaults.drain_time) == (3.0, 5.0, 2.0, 2, 20.0)
+    chosen = config_module.load(environ={"DADASHOP_MYSQL_CONNECT_TIMEOUT": "1.5",
+                                         "DADASHOP_MYSQL_STATEMENT_TIMEOUT": "8", "DADASHOP_REDIS_TIMEOUT": "0.25",
+                                         "DADASHOP_RETRY_AFTER": "5", "DADASHOP_DRAIN_TIME": "30"},
+                                env_file="/nonexistent")
+    assert (chosen.mysql_connect_timeout, chosen.mysql_statement_timeout, chosen.redis_timeout,
+            chosen.retry_after, chosen.drain_time) == (1.5, 8.0, 0.25, 5, 30.0)
+    for bad in ("0", "-1", "soon"):
+        with pytest.raises(config_module.ConfigError, match="DADASHOP_DRAIN_TIME"):
+            config_module.load(environ={"DADASHOP_DRAIN_TIME": bad}, env_file="/nonexistent")
