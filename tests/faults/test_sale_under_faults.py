@@ -18,7 +18,7 @@ from tests.faults import harness
 pytestmark = pytest.mark.faults
 
 # short limits so that a frozen dependency costs the test seconds, not minutes
-FAST = dict(DADASHOP_MYSQL_STATEMENT_TIMEOUT=1, DADASHOP_MYSQL_CONNECT_TIMEOUT=1, DADASHOP_REDIS_TIMEOUT=0.5)
+FAST = dict(DADASHOP_MYSQL_STATEMENT_TIMEOUT=1, DADASHOP_MYSQL_CONNECT_TIMEOUT=1, DADASHOP_REDIS_TIMEOUT=1)
 BUYERS, STOCK, CONCURRENCY = 240, 150, 24
 
 
@@ -66,14 +66,15 @@ async def test_redis_stopped_mid_sale(private_mariadb, private_redis):
                                          inject=lambda: in_thread(private_redis.stop), heal=heal)
         summary = await harness.check_sale(port, shop, answers)
     finally:
-        await stop_and_check_log(proc)
+        output = await stop_and_check_log(proc)
     print(summary)
     # buy-now needs Redis for shortcuts only (sold-out marks, cart, list cache): the sale went on
     assert set(summary["codes"]) <= {200, 50103}, summary
     assert summary["during"].get(200, 0) > 0, summary
     assert summary["sold"] == STOCK
     assert probes == [503, 200, 200], probes
-    assert [status for status, _ in lists] == [200] * 40, lists  # no burst of errors on stale connections
+    # no burst of errors on connections to the old Redis
+    assert [status for status, _ in lists] == [200] * 40, [line for line in output.splitlines() if "503" in line]
     sku, orders = harness.read_back(shop)
     made = {o["user_id"]: o["order_id"] for o in orders}
     assert all(ids == [made[buyer["id"]]] for (_, ids), buyer in zip(lists, shop.buyers)), lists
