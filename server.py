@@ -266,7 +266,7 @@ async def drain(config, app, server, background):
     log.info("pid %d: stopped", os.getpid())
 
 
-def fork_workers(count):
+def fork_workers(count, sockets=()):
     """Fork `count` workers sharing the listening sockets and keep `count` of them running: a worker
     that dies is replaced (after a pause that grows while replacements keep dying young).
     On SIGTERM/SIGINT the parent forwards the signal and waits for every worker to finish.
@@ -292,6 +292,8 @@ def fork_workers(count):
 
     def forward(signum, _frame):
         stopping.append(signum)
+        for sock in sockets:  # no more replacements: once the workers close theirs, connecting is refused
+            sock.close()
         for child in list(children):
             try:
                 os.kill(child, signum)
@@ -359,7 +361,7 @@ def main(argv=None):
     sockets = tornado.netutil.bind_sockets(config.port, address=os.environ.get("DADASHOP_BIND", ""))
     processes = args.processes if args.processes > 0 else (os.cpu_count() or 1)
     log.info("serving on http://127.0.0.1:%d with %d process(es)", config.port, processes)
-    if processes > 1 and not fork_workers(processes):
+    if processes > 1 and not fork_workers(processes, sockets):
         return
     asyncio.run(serve(config, sockets, run_jobs=not args.no_jobs))
 
