@@ -114,7 +114,7 @@ async def close_services(services, *, timeout=30):
         task.cancel()
     services.pool.close()
     try:
-        await asyncio.wait_for(services.pool.wait_closed(), 2)
+        await asyncio.wait_for(services.pool.wait_closed(), 1)
     except TimeoutError:  # a connection never given back (a request cut off mid-way): close it anyway
         services.pool.terminate()
         await services.pool.wait_closed()
@@ -220,7 +220,6 @@ class _WatchRequest(tornado.httputil.HTTPMessageDelegate):
 
 
 IDLE_GRACE = 1.0  # seconds an idle keep-alive connection may still send a request once draining
-LAST_HANDLERS_GRACE = 2.0  # seconds past the drain time for handlers still running to end
 
 
 async def serve(config, sockets, *, run_jobs=True):
@@ -247,22 +246,24 @@ async def drain(config, app, server, background):
     """Stop taking work, answer every request in flight, close every connection, then the pools;
     all within config.drain_time (docs/faults.md)."""
     deadline = time.monotonic() + config.drain_time
+    # the last part of the drain time is kept for handlers cut off from their clients, and the pools
+    close_connections_by = deadline - min(3.0, config.drain_time / 4)
     app.draining = True
     log.info("pid %d: stopping; finishing requests in flight", os.getpid())
     server.stop()  # no new connections
     server.start_draining()
     if background:
         await background.stop()
-    while (server.open_connections or app.in_flight) and time.monotonic() < deadline:
+    while (server.open_connections or app.in_flight) and time.monotonic() < close_connections_by:
         server.close_idle_connections()
         await asyncio.sleep(0.05)
     if server.open_connections:
         log.warning("pid %d: drain time over, closing %d connection(s)", os.getpid(), server.open_connections)
     await server.close_all_connections()
     # a handler still running past the drain time (its client is gone) must not find the pools closed
-    while app.in_flight and time.monotonic() < deadline + LAST_HANDLERS_GRACE:
+    while app.in_flight and time.monotonic() < deadline - 1:
         await asyncio.sleep(0.05)
-    await close_services(app.services, timeout=max(0.5, deadline - time.monotonic()))
+    await close_services(app.services, timeout=max(0.1, deadline - time.monotonic() - 0.5))
     log.info("pid %d: stopped", os.getpid())
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pymysql
 import pytest
 from tornado.httpclient import AsyncHTTPClient
+from tornado.simple_httpclient import HTTPStreamClosedError
 
 import config as config_module
 import db
@@ -27,10 +28,10 @@ def server_db(database_url):
     db.drop_database(config_module.parse_mysql_url(url))
 
 
-def start_server(db_url, redis_url, *args):
+def start_server(db_url, redis_url, *args, **env_extra):
     port = free_port()
     env = dict(os.environ, DADASHOP_MYSQL_URL=db_url, DADASHOP_REDIS_URL=redis_url, DADASHOP_PORT=str(port),
-               DADASHOP_JWT_SECRET="process-test-secret-of-enough-length")
+               DADASHOP_JWT_SECRET="process-test-secret-of-enough-length", **env_extra)
     proc = subprocess.Popen([sys.executable, "server.py", *args], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 60
@@ -84,6 +85,41 @@ async def test_sigterm_lets_requests_in_flight_finish_across_workers(server_db, 
         cur.execute("SELECT COUNT(*) FROM user_profile WHERE username LIKE 'graceful%%'")
         assert cur.fetchone()[0] == 16
     watcher.close()
+
+
+@pytest.mark.gen_test(timeout=120)
+async def test_a_request_stuck_past_the_drain_time_does_not_hold_the_exit(server_db, redis_url):
+    """DADASHOP_DRAIN_TIME bounds a shutdown even when a request never ends on its own (here: held in
+    the database far longer than the drain time)."""
+    proc, port = start_server(server_db, redis_url, "--no-jobs", DADASHOP_DRAIN_TIME="3",
+                              DADASHOP_MYSQL_STATEMENT_TIMEOUT="60")
+    target = config_module.parse_mysql_url(server_db)
+    holder = pymysql.connect(host=target.host, port=target.port, user=target.user, password=target.password,
+                             database=target.db, autocommit=True)
+    client = AsyncHTTPClient(force_instance=True)
+    try:
+        with holder.cursor() as cur:
+            cur.execute("LOCK TABLES user_profile READ")
+        stuck = client.fetch(f"http://127.0.0.1:{port}/v1/users", method="POST", raise_error=False,
+                             body=json.dumps({"uname": "stuck_1", "password": "secret123"}), request_timeout=60)
+        while waiting_registrations(holder) < 1:
+            await asyncio.sleep(0.05)
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        exit_code = await asyncio.get_running_loop().run_in_executor(None, proc.wait, 30)
+        stopped_after = time.monotonic() - started
+        with pytest.raises(HTTPStreamClosedError):  # closed at the deadline: the client knows it got no answer
+            await stuck
+    finally:
+        holder.close()
+        client.close()
+        if proc.poll() is None:
+            proc.kill()
+    output = proc.stdout.read()
+    assert exit_code == 0, output
+    # within the drain time (a margin for a loaded machine; the request alone would hold it 60 s)
+    assert stopped_after < 3 + 5, (stopped_after, output)
+    assert "drain time over, closing 1 connection(s)" in output, output
 
 
 def waiting_registrations(conn):
