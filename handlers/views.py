@@ -33,7 +33,14 @@ def sku(row) -> dict:
         "is_launched": bool(row.get("is_launched", 1)),
         "default_image_url": row["default_image_url"],
         "sku_sale_attr_names": row["attr_names"], "sku_sale_attr_vals": row["attr_vals"],
+        # flash-sale rules (contract, "Additions"); null = none
+        "limit_per_buyer": row.get("limit_per_buyer"),
+        "sale_start": optional_time(row.get("sale_start")), "sale_end": optional_time(row.get("sale_end")),
     }
+
+
+def optional_time(moment):
+    return shanghai_time_text(moment) if moment is not None else None
 
 
 def cart(lines) -> list:

@@ -15,7 +15,8 @@ LIMIT :limit OFFSET :offset;
 
 -- name: get_skus_by_ids
 -- Launched or not: callers decide what an off-shelf SKU means to them.
-SELECT id, spu_id, name, caption, price, stock, sales, is_launched, default_image_url
+SELECT id, spu_id, name, caption, price, stock, sales, is_launched, default_image_url,
+       limit_per_buyer, sale_start, sale_end
 FROM sku
 WHERE id IN :ids;
 
@@ -36,6 +37,11 @@ INSERT INTO spu_sale_attr (spu_id, name, sort) VALUES (:spu_id, :name, :sort);
 -- name: create_sku<!
 INSERT INTO sku (spu_id, name, caption, price, stock, sales, is_launched, default_image_url)
 VALUES (:spu_id, :name, :caption, :price, :stock, 0, :is_launched, :default_image_url);
+
+-- name: set_flash_sale!
+-- A per-buyer limit and a sale window (UTC); NULLs lift them.
+UPDATE sku SET limit_per_buyer = :limit_per_buyer, sale_start = :sale_start, sale_end = :sale_end
+WHERE id = :sku_id;
 
 -- name: create_sale_attr_value<!
 INSERT INTO sale_attr_value (sku_id, spu_sale_attr_id, name) VALUES (:sku_id, :spu_sale_attr_id, :name);

@@ -15,6 +15,11 @@ INSERT INTO order_goods (order_id, sku_id, count, price) VALUES (:order_id, :sku
 UPDATE sku SET stock = stock + :count, sales = sales - :count
 WHERE id = :sku_id AND sales >= :count;
 
+-- name: release_hold!
+-- A closed order's units of a limited SKU no longer count against the buyer's limit.
+UPDATE buyer_hold SET held = held - :count
+WHERE user_id = :user_id AND sku_id = :sku_id AND held >= :count;
+
 -- name: get_sku_stock$
 SELECT stock FROM sku WHERE id = :sku_id;
 

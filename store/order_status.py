@@ -45,13 +45,16 @@ async def close_in_transaction(conn, redis, order_id, reason) -> bool:
     """1 -> 5 and the stock back, inside the caller's transaction. False if the order was not awaiting payment."""
     if await Q.mark_closed(conn, order_id=order_id, reason=reason, now=utcnow()) != 1:
         return False
-    returned = []
-    for line in await rows(Q.get_order_lines(conn, order_id=order_id)):  # ascending SKU id, as create locks
+    owner = await Q.get_order_owner(conn, order_id=order_id)
+    lines = await rows(Q.get_order_lines(conn, order_id=order_id))  # ascending SKU id, as create locks
+    for line in lines:  # holds before stock, in the order create takes them
+        await Q.release_hold(conn, user_id=owner, sku_id=line["sku_id"], count=line["count"])
+    for line in lines:
         await Q.return_stock(conn, sku_id=line["sku_id"], count=line["count"])
-        returned.append(line["sku_id"])
     # once committed, the units can be bought again: no sold-out mark may turn buyers away
+    returned = [line["sku_id"] for line in lines]
     after_commit(conn, lambda: clear_sold_out(redis, returned))
-    orders_changed_after_commit(conn, redis, await Q.get_order_owner(conn, order_id=order_id))
+    orders_changed_after_commit(conn, redis, owner)
     return True
 
 

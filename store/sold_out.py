@@ -32,14 +32,6 @@ async def mark_sold_out(services, sku_id):
         await services.redis.delete(sold_out_key(sku_id))
 
 
-async def mark_if_none_left(services, sku_id):
-    """After the database refused `sku_id`: mark it when the refusal was because none is left."""
-    async with services.pool.acquire() as conn:
-        left = await Q.get_sku_stock(conn, sku_id=sku_id)
-    if left == 0:
-        await mark_sold_out(services, sku_id)
-
-
 async def clear_sold_out(redis, sku_ids):
     """Stock came back (committed): these SKUs can be bought again."""
     if sku_ids:
