@@ -42,6 +42,9 @@ CATALOG = [
 ]
 
 
+CATEGORIES = {"纯棉T恤": "服装", "轻薄笔记本电脑": "数码", "红袖添香双肩包": "箱包", "真空保温杯": "家居",
+              "静音无线鼠标": "数码", "限时秒杀·静音无线鼠标": "数码"}
+
 # One flash-sale SKU: 2 per buyer, on sale from two minutes after the demo store is loaded for a week
 # (the storefront counts down to the start).
 FLASH_SALE = ("限时秒杀·静音无线鼠标", "秒杀价, 每人限购2件", ["颜色"], [(("白色",), "49.00", 100, "mouse_black.svg")])
@@ -51,7 +54,7 @@ FLASH_SALE_LIMIT, FLASH_SALE_OPENS_IN, FLASH_SALE_LASTS = 2, timedelta(minutes=2
 async def load_catalog(conn, catalog=CATALOG):
     sku_ids = []
     for spu_name, caption, attr_names, skus in catalog:
-        spu_id = await Q.create_spu(conn, name=spu_name, caption=caption)
+        spu_id = await Q.create_spu(conn, name=spu_name, caption=caption, category=CATEGORIES.get(spu_name, ""))
         attr_ids = [await Q.create_spu_sale_attr(conn, spu_id=spu_id, name=name, sort=i)
                     for i, name in enumerate(attr_names)]
         for values, price, stock, image in skus:

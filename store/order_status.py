@@ -83,10 +83,12 @@ async def order_to_pay(services, user_id, order_id):
     return order
 
 
-async def ship(services, order_id):
-    """The merchant ships: 2 -> 3. 50106 for an unknown order, 50107 when it is not awaiting shipment."""
+async def ship(services, order_id, carrier, tracking_no):
+    """The merchant ships: 2 -> 3, with the carrier and tracking number the buyer then sees.
+    50106 for an unknown order, 50107 when it is not awaiting shipment."""
     async def work(conn):
-        changed = await Q.mark_shipped(conn, order_id=order_id, now=utcnow())
+        changed = await Q.mark_shipped(conn, order_id=order_id, now=utcnow(), carrier=carrier,
+                                       tracking_no=tracking_no)
         if changed == 1:
             orders_changed_after_commit(conn, services.redis, await Q.get_order_owner(conn, order_id=order_id))
         return changed
