@@ -55,7 +55,7 @@ SELECT order_id, status, total_count, total_amount, freight, created_time, pay_d
        receiver, receiver_mobile, address, tag, carrier, tracking_no, shipped_time, COUNT(*) OVER () AS total
 FROM order_info
 WHERE user_id = :user_id AND (:order_status = 0 OR status = :order_status)
-ORDER BY id DESC
+ORDER BY created_time DESC, order_id DESC
 LIMIT :limit OFFSET :offset;
 
 -- name: get_lines_with_attrs_of_orders
@@ -78,7 +78,7 @@ SELECT o.order_id, o.user_id, u.username, o.status, o.total_count, o.total_amoun
        o.tracking_no, o.shipped_time, o.received_time, o.closed_time, o.close_reason, COUNT(*) OVER () AS total
 FROM order_info o JOIN user_profile u ON u.id = o.user_id
 WHERE (:status = 0 OR o.status = :status)
-ORDER BY o.created_time DESC, o.id DESC
+ORDER BY o.created_time DESC, o.order_id DESC
 LIMIT :limit OFFSET :offset;
 
 -- name: count_all_orders$
