@@ -68,7 +68,9 @@ def format_amount(amount):
 
 
 def _compact_json(value):
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    # Exactly as the official SDKs serialise biz_content (sorted keys, compact, raw UTF-8), so a
+    # request of ours is byte-identical to theirs for the same order and second.
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
 class AlipayClient:

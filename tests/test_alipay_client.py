@@ -107,9 +107,9 @@ def test_page_pay_url_has_the_public_parameters_and_a_valid_request_signature():
 
 def test_page_pay_biz_content_is_compact_utf8_json_with_2_decimal_amount_and_shanghai_expiry():
     params = pay_url_params(client_for("http://127.0.0.1:1/gateway.do"))
-    assert params["biz_content"] == (
-        '{"out_trade_no":"202611251830001","total_amount":"88.00","subject":"达达商城 订单 a&b=c",'
-        '"product_code":"FAST_INSTANT_TRADE_PAY","time_expire":"2026-11-25 18:30:00"}')   # naive = UTC
+    assert params["biz_content"] == (   # keys sorted, as the official SDKs send them
+        '{"out_trade_no":"202611251830001","product_code":"FAST_INSTANT_TRADE_PAY","subject":"达达商城 订单 a&b=c",'
+        '"time_expire":"2026-11-25 18:30:00","total_amount":"88.00"}')   # naive = UTC
 
 
 def test_page_pay_timestamp_is_shanghai_time_whatever_the_server_zone():
