@@ -23,19 +23,23 @@ import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal
 from importlib import metadata
+from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
+import rsa
 from tornado.httpclient import AsyncHTTPClient
 
 import alipay
+import alipay.client
 from alipay import signer
 from alipay_sandbox import (ALIPAY_PUBLIC_KEY_PATH, APP_ID, MERCHANT_PRIVATE_KEY_PATH, MERCHANT_PUBLIC_KEY_PATH,
                             start_sandbox)
 from alipay_sandbox.testing import query_params, sandbox_client, start_notify_receiver
 
+ROOT = Path(__file__).resolve().parents[1]
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 SDK_VERSION = "3.7.1411"
 
@@ -53,7 +57,8 @@ def official_sdk():
     sdk = SimpleNamespace(client_module=load("DefaultAlipayClient"),
                           AlipayClientConfig=load("AlipayClientConfig").AlipayClientConfig,
                           SignatureUtils=load("util.SignatureUtils"), WebUtils=load("util.WebUtils"),
-                          THREAD_LOCAL=constants.THREAD_LOCAL, VERSION=constants.ALIPAY_SDK_PYTHON_VERSION)
+                          THREAD_LOCAL=constants.THREAD_LOCAL, VERSION=constants.ALIPAY_SDK_PYTHON_VERSION,
+                          ResponseException=load("exception.Exception").ResponseException)
     for name in ("PagePay", "WapPay", "Query", "Close", "Refund", "FastpayRefundQuery"):
         for kind in ("Request", "Response"):
             if name.endswith("Pay") and kind == "Response":
@@ -111,7 +116,8 @@ def sdk_clock(monkeypatch):
 def test_the_pinned_official_sdk_is_the_one_imported():
     assert metadata.version("alipay-sdk-python") == SDK_VERSION
     assert SDK.VERSION == "alipay-sdk-python-%s.ALL" % SDK_VERSION
-    assert not hasattr(signer, "aop")   # our own modules are untouched
+    # Our package is still ours: only the SDK's alipay.aop was added to it.
+    assert alipay.__file__ == str(ROOT / "alipay" / "__init__.py") and alipay.client.AlipayClient
 
 
 # --- signing strings, signatures and pay URLs -----------------------------------------------
@@ -215,7 +221,7 @@ def sdk_verifies_callback(params):
     content = SDK.SignatureUtils.get_sign_content({k: v for k, v in params.items() if k not in ("sign", "sign_type")})
     try:
         return SDK.SignatureUtils.verify_with_rsa(ALIPAY_PUBLIC_B64, content.encode("utf-8"), params["sign"])
-    except Exception:   # rsa.VerificationError: the SDK raises rather than answering False
+    except rsa.VerificationError:   # the SDK raises rather than answering False
         return False
 
 
@@ -328,5 +334,5 @@ def test_the_sdk_rejects_an_answer_signed_with_another_key():
     body = '{"alipay_trade_query_response":%s,"sign":"%s"}' % (raw, signer.sign(raw, merchant_key))
     SDK.THREAD_LOCAL.uuid = "test"
     SDK.THREAD_LOCAL.logger = None
-    with pytest.raises(Exception, match="verify failed"):
+    with pytest.raises(SDK.ResponseException, match="verify failed"):
         sdk_client("http://127.0.0.1:1/gateway.do")._DefaultAlipayClient__parse_response(body.encode("utf-8"))
