@@ -16,7 +16,7 @@ import pytest
 
 from alipay_sandbox.testing import query_params, sandbox_client
 from tests.conftest import free_port
-from tests.e2e.conftest import CHROMIUM_FLAGS, PHONE
+from tests.e2e.conftest import CHROMIUM_FLAGS, PHONE, WAIT
 from tests.e2e.conftest import chromium  # noqa: F401  (fixture: Debian's Chromium, or skip / fail in CI)
 
 pytestmark = pytest.mark.browser
@@ -88,6 +88,7 @@ def layout(driver):
 
 
 def test_the_phone_cashier_fits_390px_and_pays_like_the_pc_one(gateway, phone):
+    from selenium.webdriver.support.ui import WebDriverWait   # imported once the browser is known to exist
     # A long unbroken subject is the classic cause of sideways scrolling.
     subject = "达达商城订单-" + "超长商品名称" * 12 + "-ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789" * 2
     phone.get(wap_url(gateway, "WAP_B1", subject))
@@ -100,13 +101,15 @@ def test_the_phone_cashier_fits_390px_and_pays_like_the_pc_one(gateway, phone):
     assert seen["quit"] >= 40, seen
     assert phone.find_element("id", "subject").text == subject
 
+    wait = WebDriverWait(phone, WAIT)
     phone.find_element("id", "cancel").click()
-    assert "付款已取消" in phone.find_element("id", "status").text
+    status = wait.until(lambda driver: driver.find_elements("id", "status"))[0]
+    assert "付款已取消" in status.text
     assert phone.execute_script("return document.documentElement.scrollWidth") <= PHONE[0]
     phone.find_element("id", "back").click()
-    phone.find_element("id", "pay").click()
+    wait.until(lambda driver: driver.find_elements("id", "pay"))[0].click()
+    wait.until(lambda driver: driver.current_url.startswith(RETURN_URL + "?"))
     landed = phone.current_url
-    assert landed.startswith(RETURN_URL + "?")
     back = query_params(landed)
     assert back["method"] == "alipay.trade.wap.pay.return" and back["out_trade_no"] == "WAP_B1"
     assert back["total_amount"] == "66.60" and sandbox_client(gateway=gateway).verify_callback(back)
