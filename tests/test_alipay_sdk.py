@@ -19,13 +19,14 @@ import asyncio
 import http.client
 import importlib
 import json
+import re
 import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal
 from importlib import metadata
 from pathlib import Path
 from types import SimpleNamespace
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -287,6 +288,23 @@ async def test_sdk_pay_urls_open_the_sandbox_and_the_sdk_verifies_returns_and_no
     await receiver.wait_for(4)
     assert receiver.params[2]["refund_fee"] == "0.05" and receiver.params[3]["trade_status"] == "TRADE_FINISHED"
     assert all(sdk_verifies_callback(notify) for notify in receiver.params[2:])
+
+
+@pytest.mark.gen_test
+async def test_the_sdks_default_auto_submitting_pay_form_opens_the_sandbox_cashier(sdk_clock, box):
+    # page_execute's default: an HTML form POSTing to gateway?<public parameters> with biz_content
+    # (Chinese subject) as a hidden field, i.e. the body, decoded with the URL's charset.
+    request = sdk_pay_url(SDK.AlipayTradeWapPayRequest, "F_1", "3.30", "手机 \"订单\" a&b=c", None, "QUICK_WAP_WAY")
+    form = sdk_client(box.gateway_url).page_execute(request)
+    action = re.search(r'<form name="punchout_form" method="post" action="([^"]*)">', form).group(1)
+    fields = {name: value.replace("&quot;", '"')   # the only escaping the SDK applies
+              for name, value in re.findall(r'<input type="hidden" name="([^"]*)" value="([^"]*)">', form)}
+    assert set(fields) == {"biz_content"} and "charset=utf-8" in action
+    page = await AsyncHTTPClient().fetch(action, method="POST", body=urlencode(fields), raise_error=False)
+    assert page.code == 200 and 'id="pay"' in page.body.decode("utf-8")
+    assert box.trades["F_1"].subject == '手机 "订单" a&b=c' and box.trades["F_1"].method == "alipay.trade.wap.pay"
+    back = query_params(await box.pay("F_1"))
+    assert sdk_verifies_callback(back) and back["method"] == "alipay.trade.wap.pay.return"
 
 
 @pytest.mark.gen_test
