@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from alipay_sandbox.testing import query_params, sandbox_client
-from tests.conftest import free_port
+from tests.helpers import free_port
 from tests.e2e.conftest import CHROMIUM_FLAGS, PHONE, WAIT
 from tests.e2e.conftest import chromium  # noqa: F401  (fixture: Debian's Chromium, or skip / fail in CI)
 
