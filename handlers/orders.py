@@ -5,7 +5,7 @@ import re
 
 from handlers import views
 from handlers.base import BaseHandler, authenticated, int_param, str_param
-from handlers.urls import IMAGE_BASE, MY_ORDERS_PAGE, ORDER_ID, notify_url, return_url
+from handlers.urls import MY_ORDERS_PAGE, ORDER_ID, image_base, notify_url, return_url
 from store import order_list, order_status, settle
 from store.auth import check_pay_link_signature
 from store.create_order import create_order
@@ -38,9 +38,10 @@ class OrderProcessingHandler(BaseHandler):
         settlement_type, sku_id, buy_num = self.settlement(self.get_query_argument)
         confirmation = await settle.confirm(self.services, self.user["id"], settlement_type, sku_id, buy_num)
         data = views.confirmation(confirmation)
-        if not confirmation.addresses:  # the page then offers the add-address form, with the items
-            raise BusinessError(NO_ADDRESS, "请先添加收货地址", data=data)
-        self.ok(data, base_url=IMAGE_BASE)
+        if not confirmation.addresses:  # the page then offers the add-address form, with the items (and images)
+            return self.reply({"code": NO_ADDRESS, "errmsg": "请先添加收货地址", "data": data,
+                               "base_url": image_base(self.config)})
+        self.ok(data, base_url=image_base(self.config))
 
     async def list_orders(self):
         order_status_ = self.query_int("order_status", required=False, default=0, minimum=0, maximum=5)
@@ -52,7 +53,7 @@ class OrderProcessingHandler(BaseHandler):
             text = views.dumps(views.order_page(await order_list.list_orders(self.services, *which)))
             await order_list.cache_page(self.services.redis, *which, version, text)
         # the cached JSON as it is, inside the envelope
-        self.finish('{"code":200,"data":%s,"base_url":%s}' % (text, json.dumps(IMAGE_BASE)))
+        self.finish('{"code":200,"data":%s,"base_url":%s}' % (text, json.dumps(image_base(self.config))))
 
     async def confirm_receipt(self):
         order_id = self.query_str("order_id", max_length=64, pattern=ORDER_ID_PATTERN)
@@ -112,5 +113,6 @@ class PayLinkHandler(BaseHandler):
         # sign 1.8x as fast as one), so a worker thread keeps this loop serving other buyers meanwhile
         url = await asyncio.get_running_loop().run_in_executor(None, lambda: self.services.alipay.page_pay_url(
             out_trade_no=order_id, total_amount=order["total_amount"], subject=views.payment_subject(order_id),
-            time_expire=order["pay_deadline"], notify_url=notify_url(self.config), return_url=return_url(self.config)))
+            time_expire=order["pay_deadline"], notify_url=notify_url(self.config),
+            return_url=return_url(self.config, order_id)))
         self.redirect(url)
