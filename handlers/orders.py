@@ -67,6 +67,11 @@ class OrderProcessingHandler(BaseHandler):
         address_id = self.body_int("address_id", minimum=1)
         key = self.request.headers.get("Idempotency-Key") or body.get("request_id")
         key = str_param(key, "Idempotency-Key", required=False, max_length=64, pattern=IDEMPOTENCY_KEY)
+        if settlement_type == settle.BUY_NOW and sku_id is None and buy_num is None:
+            # the original pages: what this buyer last confirmed with buy-now, as one order however often sent
+            remembered = await settle.remembered_buy_now(self.services.redis, self.user["id"])
+            sku_id, buy_num = remembered["sku_id"], remembered["buy_num"]
+            key = key or remembered["idempotency_key"]
         order = await create_order(self.services, user_id=self.user["id"], address_id=address_id,
                                    settlement_type=settlement_type, sku_id=sku_id, buy_num=buy_num,
                                    idempotency_key=key)
