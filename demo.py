@@ -39,6 +39,17 @@ CATALOG = [
     ]),
 ]
 
+# The original pages' home page shows three SKUs of each catalog (类别).
+CATALOGS = [("服饰箱包", ["纯棉T恤", "红袖添香双肩包"]), ("数码", ["轻薄笔记本电脑", "静音无线鼠标"]),
+            ("家居", ["真空保温杯"])]
+
+
+async def load_catalogs(conn, catalogs=CATALOGS):
+    for name, spu_names in catalogs:
+        catalog_id = await Q.create_catalog(conn, name=name)
+        for spu_name in spu_names:
+            await Q.set_catalog_of_spus_named(conn, catalog_id=catalog_id, spu_name=spu_name)
+
 
 async def load_catalog(conn, catalog=CATALOG):
     for spu_name, caption, attr_names, skus in catalog:
@@ -61,6 +72,8 @@ async def load(config):
             else:
                 await load_catalog(conn)
                 log.info("demo: loaded %d SKUs", sum(len(entry[3]) for entry in CATALOG))
+            if not await Q.count_catalogs(conn):
+                await load_catalogs(conn)
             if await Q.get_user_by_name(conn, username=DEMO_USER) is None:
                 user_id = await Q.create_user(conn, username=DEMO_USER, password_hash=hash_password(DEMO_PASSWORD),
                                               email="demo@example.com", phone="13600000000")

@@ -39,3 +39,42 @@ VALUES (:spu_id, :name, :caption, :price, :stock, 0, :is_launched, :default_imag
 
 -- name: create_sale_attr_value<!
 INSERT INTO sale_attr_value (sku_id, spu_sale_attr_id, name) VALUES (:sku_id, :spu_sale_attr_id, :name);
+
+-- name: index_skus
+-- The original home page: the first three SKUs on sale of every catalog, catalogs by id.
+SELECT catalog_id, catalog_name, id, name, caption, price, default_image_url
+FROM (
+    SELECT c.id AS catalog_id, c.name AS catalog_name, k.id, k.name, k.caption, k.price, k.default_image_url,
+           ROW_NUMBER() OVER (PARTITION BY c.id ORDER BY k.id) AS place
+    FROM catalog c
+    JOIN spu p ON p.catalog_id = c.id
+    JOIN sku k ON k.spu_id = p.id AND k.is_launched = 1
+) ranked
+WHERE place <= 3
+ORDER BY catalog_id, id;
+
+-- name: get_sku_with_catalog^
+SELECT k.id, k.spu_id, k.name, k.caption, k.price, k.stock, k.is_launched, k.default_image_url,
+       p.catalog_id, c.name AS catalog_name
+FROM sku k
+JOIN spu p ON p.id = k.spu_id
+LEFT JOIN catalog c ON c.id = p.catalog_id
+WHERE k.id = :sku_id;
+
+-- name: get_sale_attr_values_of_spu
+-- Every sale attribute value of every SKU of an SPU, attributes in the SPU's order.
+SELECT a.id AS attr_id, a.name AS attr_name, v.id AS value_id, v.name AS value_name, v.sku_id, k.is_launched
+FROM spu_sale_attr a
+JOIN sale_attr_value v ON v.spu_sale_attr_id = a.id
+JOIN sku k ON k.id = v.sku_id
+WHERE a.spu_id = :spu_id
+ORDER BY a.sort, a.id, v.id;
+
+-- name: create_catalog<!
+INSERT INTO catalog (name) VALUES (:name);
+
+-- name: count_catalogs$
+SELECT COUNT(*) FROM catalog;
+
+-- name: set_catalog_of_spus_named!
+UPDATE spu SET catalog_id = :catalog_id WHERE name = :spu_name;
