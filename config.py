@@ -54,6 +54,10 @@ class Config:
     sweep_interval: float = 30.0
     mysql_pool_size: int = 20
     extra: dict = field(default_factory=dict)
+    # the original pages on origins of their own: who may call the API from a browser ("*" = anyone)
+    cors_origins: tuple = ()
+    # where Alipay sends the buyer's browser after paying ("" = our own result page); {order_id} is filled in
+    return_url: str = ""
 
     @property
     def mysql(self) -> MySQLTarget:
@@ -122,6 +126,9 @@ def load(environ=None, env_file=".env") -> Config:
         alipay_seller_id=env.get("ALIPAY_SELLER_ID") or None,
         sweep_interval=float(env.get("DADASHOP_SWEEP_INTERVAL") or 30.0),
         mysql_pool_size=_int(env, "DADASHOP_MYSQL_POOL_SIZE", 20, 1),
+        cors_origins=tuple(o.strip().rstrip("/") for o in (env.get("DADASHOP_CORS_ORIGINS") or "").split(",")
+                           if o.strip()),
+        return_url=env.get("DADASHOP_RETURN_URL") or "",
     )
     config.mysql  # validate the URL now, not at first use
     return config

@@ -30,7 +30,8 @@ from handlers.addresses import AddressHandler, AddressListHandler
 from handlers.admin import AdminOrderHandler, AdminOrderListHandler, ShipOrderHandler
 from handlers.base import NotFoundHandler
 from handlers.carts import CartHandler
-from handlers.goods import SkuHandler, SkuListHandler, SpuHandler, SpuListHandler
+from handlers.goods import (GoodsDetailHandler, GoodsIndexHandler, GoodsSkuHandler, SkuHandler, SkuListHandler,
+                            SpuHandler, SpuListHandler)
 from handlers.orders import OrderProcessingHandler, PayLinkHandler
 from handlers.payments import PaymentResultHandler
 from handlers.urls import ORDER_ID, PAY_LINK, PAYMENT_RESULT
@@ -58,6 +59,9 @@ class App(tornado.web.Application):
             (r"/v1/goods/skus/(\d{1,10})/?", SkuHandler),
             (r"/v1/goods/spus/?", SpuListHandler),
             (r"/v1/goods/spus/(\d{1,10})/?", SpuHandler),
+            (r"/v1/goods/index/?", GoodsIndexHandler),  # the original pages' catalog
+            (r"/v1/goods/detail/(\d{1,10})/?", GoodsDetailHandler),
+            (r"/v1/goods/sku/?", GoodsSkuHandler),
             (rf"/v1/carts/{USERNAME}/?", CartHandler),
             (r"/v1/orders/processing/?", OrderProcessingHandler),
             (PAYMENT_RESULT + "?", PaymentResultHandler),

@@ -69,11 +69,11 @@
         Shop.notice("");
         items = answer.data;
         render();
-      } else if (answer.code === 50103) {
+      } else if (answer.code === 30103) {  // the cart module's codes: 30103 over stock, 30101 no such SKU
         var names = {};
         items.forEach(function (item) { names[item.id] = item.name; });
         return Shop.stockMessage(answer, names).then(function (text) { Shop.notice(text); });
-      } else if (answer.code === 50101 && body && body.sku_id) {
+      } else if (answer.code === 30101 && body && body.sku_id) {
         Shop.notice("「" + (nameOf(body.sku_id) || "该商品") + "」已下架或不在购物车中");
       } else {
         Shop.notice(Shop.message(answer));

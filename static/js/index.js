@@ -53,9 +53,9 @@
         button.disabled = false;
         if (body.code === 200) {
           Shop.toast("已加入购物车：" + names[skuId]);
-        } else if (body.code === 50103) {
+        } else if (body.code === 30103) {  // the cart module's codes: 30103 over stock, 30101 no such SKU
           Shop.stockMessage(body, names).then(function (text) { Shop.toast(text, "error"); });
-        } else if (body.code === 50101) {
+        } else if (body.code === 30101) {
           Shop.toast("「" + names[skuId] + "」已下架", "error");
         } else {
           Shop.toast(Shop.message(body), "error");
