@@ -52,6 +52,7 @@
       .then(function (body) {
         button.disabled = false;
         if (body.code === 200) {
+          Shop.cartCount(body.data);
           Shop.toast("已加入购物车：" + names[skuId]);
         } else if (body.code === 50103) {
           Shop.stockMessage(body, names).then(function (text) { Shop.toast(text, "error"); });
