@@ -40,7 +40,7 @@ PASSWORD = "e2e-pass-123"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
                   "--disable-dev-shm-usage", "--lang=zh-CN"]
-DESKTOP = (1280, 900)
+DESKTOP = (1366, 900)
 PHONE = (390, 844)
 WAIT = 15  # seconds a page may take to show what a test waits for
 
@@ -238,6 +238,21 @@ class Backend:
         assert body["code"] == 200, body
         return body["data"]
 
+    def cancel_order(self, user, order_id):
+        status, body = self.call("POST", "/v1/orders/processing/", {"status": 2, "order_id": order_id},
+                                 token=user["token"])
+        assert body["code"] == 200, body
+
+    def cart(self, user):
+        status, body = self.call("GET", f"/v1/carts/{user['username']}", token=user["token"])
+        assert body["code"] == 200, body
+        return {item["id"]: item for item in body["data"]}
+
+    def addresses(self, user):
+        status, body = self.call("GET", f"/v1/users/{user['username']}/address", token=user["token"])
+        assert body["code"] == 200, body
+        return body["data"]
+
     def ship(self, order_id):
         status, body = self.call("POST", f"/v1/admin/orders/{order_id}/ship", {}, headers={"X-Admin-Key": ADMIN_KEY})
         assert status == 200 and body["code"] == 200, (status, body)
@@ -394,6 +409,18 @@ class Shopper:
             "clip": {"x": 0, "y": 0, "width": size["width"], "height": min(size["height"], 6000), "scale": 1}})
         self.driver.execute_script("document.getElementById('e2e-unstick').remove();")
         (SCREENSHOTS / f"{name}.png").write_bytes(base64.b64decode(picture["data"]))
+
+    def axe_problems(self, impacts=("serious", "critical")):
+        """axe-core (shipped inside the axe-core-python package: no network) on the page as it is now:
+        the violations of the given impacts, as readable lines (empty = none)."""
+        from axe_core_python.base import AXE_SCRIPT
+        self.driver.execute_script(AXE_SCRIPT)
+        results = self.driver.execute_async_script(
+            "var done = arguments[arguments.length - 1];"
+            "axe.run(document, {resultTypes: ['violations']}).then(done, function (e) { done({error: String(e)}); });")
+        assert "error" not in results, results
+        return [f"{v['id']} ({v['impact']}): {v['help']} — " + "; ".join(n["target"][0] for n in v["nodes"][:5])
+                for v in results["violations"] if v["impact"] in impacts]
 
     def horizontal_overflow(self):
         return self.driver.execute_script(
