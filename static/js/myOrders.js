@@ -9,7 +9,7 @@
   var $ = Shop.$;
   var esc = Shop.esc;
   var PAGE_SIZE = 5;
-  var TABS = [[0, "全部订单"], [1, "待付款"], [2, "待发货"], [3, "待收货"], [4, "已完成"], [5, "已关闭"]];
+  var TABS = [[0, "全部"], [1, "待付款"], [2, "待发货"], [3, "待收货"], [4, "已完成"], [5, "已关闭"]];
 
   Shop.header("orders");
   if (!Shop.requireLogin()) { return; }
