@@ -22,7 +22,7 @@
       button.classList.toggle("active", chosen);
       button.setAttribute("aria-selected", chosen ? "true" : "false");
       button.tabIndex = chosen ? 0 : -1;
-      $("#" + tab + "-form").hidden = !chosen;
+      $("#" + tab + "-panel").hidden = !chosen;
     });
     if (focus) { $("#tab-" + name).focus(); }
     Shop.notice("");

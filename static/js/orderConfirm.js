@@ -20,6 +20,15 @@
   var selectedAddress = null;
   var confirmData = null;
   var problems = [];  // what cannot be ordered as listed, e.g. 「键盘」已售罄
+  var picker = null;  // the province/city/district picker, made when the address form is first shown
+
+  function showAddressForm() {
+    if (!picker) {
+      picker = window.Region.picker($("#addr-province"), $("#addr-city"), $("#addr-district"));
+      picker.ready.catch(function () { $("#addr-error").textContent = "地区数据加载失败，请刷新页面重试"; });
+    }
+    $("#address-form").hidden = false;
+  }
 
   if (buyNow) {
     $("#back-link").href = "/static/index.html";
@@ -48,7 +57,7 @@
     }).join("");
     $("#address-section").hidden = false;
     var none = !addresses.length;
-    $("#address-form").hidden = !none;
+    if (none) { showAddressForm(); } else { $("#address-form").hidden = true; }
     $("#no-address-hint").hidden = !none;
     $("#cancel-address").hidden = none;
     $("#show-address-form").hidden = none;
@@ -174,7 +183,7 @@
   });
 
   $("#show-address-form").addEventListener("click", function () {
-    $("#address-form").hidden = false;
+    showAddressForm();
     $("#cancel-address").hidden = false;
     $("#addr-receiver").focus();
   });
@@ -182,14 +191,17 @@
 
   $("#address-form").addEventListener("submit", function (event) {
     event.preventDefault();
+    var region = picker ? picker.value() : {};
+    var detail = $("#addr-address").value.trim();
     var form = {
       receiver: $("#addr-receiver").value.trim(), receiver_phone: $("#addr-phone").value.trim(),
-      address: $("#addr-address").value.trim(), postcode: $("#addr-postcode").value.trim(),
+      address: window.Region.compose(region, detail), postcode: $("#addr-postcode").value.trim(),
       tag: $("#addr-tag").value.trim(), is_default: $("#addr-default").checked
     };
     var problem = !form.receiver ? "请填写收货人" :
       !/^1\d{10}$/.test(form.receiver_phone) ? "请填写11位手机号（以1开头）" :
-      !form.address ? "请填写详细地址" :
+      !region.province ? "请选择省份" : !region.city ? "请选择城市" : !region.district ? "请选择区县" :
+      !detail ? "请填写详细地址" :
       (form.postcode && !/^\d{6}$/.test(form.postcode)) ? "邮政编码应为6位数字" : "";
     $("#addr-error").textContent = problem;
     if (problem) { return; }
@@ -204,6 +216,7 @@
       }
       selectedAddress = body.data && body.data.id ? body.data.id : selectedAddress;
       $("#address-form").reset();
+      picker.reset();
       Shop.toast("收货地址已保存");
       Shop.notice("");
       return load();

@@ -262,7 +262,7 @@ def test_login_tabs_work_by_keyboard(shopper, backend):
     tab = shopper.visible('#tab-login[role="tab"]')
     assert tab.get_attribute("aria-selected") == "true"
     assert shopper.find('[role="tablist"]').get_attribute("aria-label")
-    assert shopper.find("#login-form").get_attribute("role") == "tabpanel"
+    assert shopper.find("#login-panel").get_attribute("role") == "tabpanel"
     tab.send_keys(Keys.ARROW_RIGHT)
     register = shopper.driver.switch_to.active_element
     assert register.get_attribute("id") == "tab-register" and register.get_attribute("aria-selected") == "true"
@@ -311,6 +311,8 @@ def test_every_page_passes_axe_core(shopper, backend, size):
     def check(name, ready):
         shopper.visible(ready)
         found = shopper.axe_problems()
+        if len(shopper.find_all("main h1")) != 1:
+            found.append("the page has no single main heading (h1)")
         if found:
             problems[name] = found
 
@@ -325,6 +327,8 @@ def test_every_page_passes_axe_core(shopper, backend, size):
     check("product list", ".product")
     shopper.open("/static/cart.html")
     check("cart with a sold-out line", "#unavailable-lines .line")
+    for button in shopper.find_all(".qty button"):  # a finger's worth: 44 × 44 CSS px
+        assert button.size["width"] >= 44 and button.size["height"] >= 44, button.size
     shopper.click(f'.line[data-sku-id="{first["id"]}"] .remove')
     check("cart: remove dialog", "#dialog-cancel")
     shopper.click("#dialog-cancel")
@@ -332,6 +336,10 @@ def test_every_page_passes_axe_core(shopper, backend, size):
     check("order confirm", "#sku-lines .line")
     shopper.open(f"/static/orderConfirm.html?settlement_type=1&sku_id={sold_out}&buy_num=1")
     check("order confirm, sold out", "#sku-lines .line.unavailable")
+    shopper.log_in_with_token(backend.buyer(with_address=False))
+    shopper.open(f"/static/orderConfirm.html?settlement_type=1&sku_id={first['id']}&buy_num=1")
+    check("order confirm, address form", "#addr-province")
+    shopper.log_in_with_token(buyer)
     # the payment page as it shows an unpaid order (it went to the cashier once already)
     shopper.driver.execute_script("sessionStorage.setItem(arguments[0], '1')", "dashop_went_" + unpaid["order_id"])
     shopper.open(f"/static/payment.html?order_id={unpaid['order_id']}")
@@ -350,4 +358,6 @@ def test_every_page_passes_axe_core(shopper, backend, size):
     shopper.open("/static/payResult.html?out_trade_no=nope&total_amount=1.00&sign=Zm9yZ2Vk&sign_type=RSA2")
     shopper.until(lambda: shopper.find("#result").get_attribute("data-state") == "bad", "forged return accepted")
     check("pay result", "#result-title")
+    assert shopper.find('link[rel="icon"]').get_attribute("href").endswith("/static/favicon.svg")
+    assert backend.call("GET", "/static/favicon.svg")[0] == 200
     assert problems == {}, "\n".join(f"{page}: {line}" for page, found in problems.items() for line in found)

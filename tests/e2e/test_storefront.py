@@ -114,11 +114,15 @@ def test_no_address_shows_the_form_then_the_order_goes_through(shopper, backend)
     assert not shopper.find("#go-pay").is_enabled()
     shopper.full_shot("10-order-confirm-no-address")
 
+    from selenium.webdriver.support.ui import Select
     shopper.type("#addr-receiver", "李四")
     shopper.type("#addr-phone", "12345")
-    shopper.type("#addr-address", "广州市天河区体育西路 1 号")
+    shopper.type("#addr-address", "体育西路 1 号")
     shopper.click("#save-address")
     assert "11位手机号" in shopper.text_of("#addr-error")
+    shopper.until(lambda: len(Select(shopper.find("#addr-province")).options) > 30, "the region picker has no data")
+    for css, value in (("#addr-province", "广东省"), ("#addr-city", "广州市"), ("#addr-district", "天河区")):
+        Select(shopper.find(css)).select_by_visible_text(value)
     shopper.type("#addr-phone", "13711112222")
     shopper.type("#addr-tag", "公司")
     shopper.click("#save-address")
@@ -131,6 +135,7 @@ def test_no_address_shows_the_form_then_the_order_goes_through(shopper, backend)
     orders = backend.orders(buyer)
     assert len(orders) == 1 and orders[0]["status"] == 1
     assert orders[0]["address"]["receiver"] == "李四"
+    assert orders[0]["address"]["address"] == "广东省广州市天河区 体育西路 1 号"
 
 
 def test_out_of_stock_names_the_item(shopper, backend):
