@@ -81,5 +81,6 @@
     }
   });
 
+  Shop.refreshOnBack();  // stock and the cart count may have changed meanwhile
   load();
 })(window.Shop);

@@ -2,8 +2,10 @@
 headless Debian Chromium through Selenium.
 
 - The sandbox (`python -m alipay_sandbox`) and the service (`python server.py --demo`) start once per
-  test module on free ports, with a database of their own (created by the server at start, dropped at
-  the end) and the run's Redis index (the `redis_url` fixture of tests/conftest.py).
+  test session on free ports, with a database of their own (created by the server at start, dropped at
+  the end) and the run's Redis index (the `redis_url` fixture of tests/conftest.py). Once per session,
+  not per module: carts live in Redis under the user's id, so a second database with ids counting
+  from 1 again would hand one module's carts to the next module's buyers.
 - Each test gets a fresh browser profile. Screenshots go to `screenshots/` at the repository root
   (git-ignored); a failing test leaves `FAILED-<test>.png` there too.
 - Chromium is Debian's (/usr/bin/chromium with /usr/bin/chromedriver); Selenium is never allowed to
@@ -128,12 +130,12 @@ class Process:
         self.log.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def e2e_logs(tmp_path_factory):
     return tmp_path_factory.mktemp("e2e-logs")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def e2e_database():
     """A fresh database name; the server creates it and its schema at start. Dropped at the end."""
     name = f"dadashop_e2e_{os.getpid()}_{uuid.uuid4().hex[:6]}"
@@ -141,7 +143,7 @@ def e2e_database():
     db.drop_database(config_module.parse_mysql_url(mysql_url_of(name)))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def sandbox(chromium, e2e_logs):
     """The Alipay sandbox gateway as a subprocess: its base URL."""
     port = free_port()
@@ -155,7 +157,7 @@ def sandbox(chromium, e2e_logs):
         proc.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def service(sandbox, e2e_database, redis_url, e2e_logs):
     """`server.py --demo` as a subprocess, configured for the sandbox: its base URL."""
     port = free_port()
@@ -311,7 +313,7 @@ class Backend:
         self.sql("UPDATE sku SET stock=%s WHERE id=%s", stock, sku_id)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def backend(service, e2e_database, sandbox):
     return Backend(service, e2e_database, sandbox)
 
