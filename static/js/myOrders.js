@@ -55,6 +55,14 @@
     return again;
   }
 
+  /* The merchant's carrier and tracking number, once the API lists them (`logistics`); nothing before. */
+  function logistics(order) {
+    var info = order.logistics;
+    if (!info || !(info.carrier || info.tracking_no)) { return ""; }
+    return '<div class="address-line logistics">物流：' + esc(info.carrier || "") + " " +
+      '<span class="tracking-no">' + esc(info.tracking_no || "") + "</span></div>";
+  }
+
   function orderCard(order, baseUrl) {
     var address = order.address || {};
     var lines = (order.order_sku || []).map(function (sku) {
@@ -69,7 +77,8 @@
       "<span>" + esc(order.order_time) + "</span>" +
       '<span class="status s' + order.status + '">' + esc(Shop.STATUS_NAMES[order.status] || "") + "</span></div>" +
       lines +
-      '<div class="foot"><div class="address-line">收货人：' + esc(address.receiver) + " " + esc(address.mobile) + "　" +
+      '<div class="foot">' + logistics(order) +
+      '<div class="address-line">收货人：' + esc(address.receiver) + " " + esc(address.mobile) + "　" +
       (address.title ? "[" + esc(address.title) + "] " : "") + esc(address.address) + "</div>" +
       (order.status === 1 && order.pay_deadline ? '<p class="countdown" data-deadline="' + esc(order.pay_deadline) + '" hidden></p>' : "") +
       '<span>共 ' + order.order_total_count + ' 件，<span class="amount-label">' + amountLabel(order) +
