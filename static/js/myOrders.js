@@ -172,8 +172,8 @@
     function addOne(sku, count) {
       return Shop.api("POST", cartUrl, {body: {sku_id: sku.id, count: count}}).then(function (body) {
         if (body.code === 200) { added += 1; return; }
-        if (body.code !== 50103) { missed.push("「" + sku.name + "」已下架"); return; }
-        // not that many left: take what there is, or say it is sold out
+        if (body.code !== 30103) { missed.push("「" + sku.name + "」已下架"); return; }
+        // 30103 (the cart module's over-stock): take what there is, or say it is sold out
         return Shop.api("GET", "/v1/goods/skus/" + sku.id, {auth: false}).then(function (answer) {
           var left = answer.code === 200 ? answer.data.stock : 0;
           if (answer.code !== 200) { missed.push("「" + sku.name + "」已下架"); return; }
