@@ -33,6 +33,7 @@ from handlers.carts import CartHandler
 from handlers.goods import (GoodsDetailHandler, GoodsIndexHandler, GoodsSkuHandler, SkuHandler, SkuListHandler,
                             SpuHandler, SpuListHandler)
 from handlers.orders import OrderProcessingHandler, PayLinkHandler
+from handlers.openapi import SWAGGER_UI_DIR, DocsHandler, OpenApiHandler
 from handlers.payments import PaymentResultHandler
 from handlers.urls import ORDER_ID, PAY_LINK, PAYMENT_RESULT
 from handlers.users import TokensHandler, UsersHandler
@@ -69,6 +70,9 @@ class App(tornado.web.Application):
             (r"/v1/admin/orders/?", AdminOrderListHandler),
             (rf"/v1/admin/orders/({ORDER_ID})/?", AdminOrderHandler),
             (rf"/v1/admin/orders/({ORDER_ID})/ship/?", ShipOrderHandler),
+            (r"/openapi.json", OpenApiHandler),
+            (r"/docs/?", DocsHandler),
+            (r"/docs/static/(.*)", tornado.web.StaticFileHandler, {"path": SWAGGER_UI_DIR}),
             (r"/", tornado.web.RedirectHandler, {"url": "/static/index.html"}),
         ]
         super().__init__(routes, static_path=STATIC_DIR, default_handler_class=NotFoundHandler, **settings)
