@@ -13,6 +13,7 @@
 #   scripts/cluster.sh kill    db-writer | db-node N | redis-master | redis-node N | instance N
 #   scripts/cluster.sh restart db-writer | db-node N | redis-master | redis-node N | instance N
 #   scripts/cluster.sh down                    # stop everything started here, remove the data
+#   scripts/cluster.sh prerequisites           # install what is missing (root), or exit 3 saying what
 #
 # Environment: CLUSTER_DIR, CLUSTER_BASE_PORT (first port of the block; default: the first free
 # block from 24000), CLUSTER_HTTP_CHECK (the instances' health check path; default /healthz when
@@ -121,8 +122,11 @@ ensure_packages() {
     command -v mariadb >/dev/null || missing+=(mariadb-client)
     [ ${#missing[@]} = 0 ] && return 0
     say "installing ${missing[*]}"
-    apt_install "${missing[@]}" || die "missing: ${missing[*]}. Install them (Debian/Ubuntu: \
-sudo apt-get install ${missing[*]}) and run again."
+    apt_install "${missing[@]}" || {
+        printf '\033[31m[cluster] missing: %s. Install them (Debian/Ubuntu: sudo apt-get install %s) and run again.\033[0m\n' \
+            "${missing[*]}" "${missing[*]}" >&2
+        exit 3
+    }
 }
 
 # ---------------------------------------------------------------- MariaDB Galera
@@ -643,6 +647,7 @@ cmd_down() {
 
 case ${1:-} in
     up) shift; cmd_up "$@" ;;
+    prerequisites) ensure_packages ;;  # install what is missing; exit 3 when that cannot be done here
     status) shift; cmd_status "$@" ;;
     wait-healthy) shift; load_ports; cmd_wait_healthy "$@" ;;
     urls) load_ports; print_urls ;;
