@@ -74,6 +74,10 @@ else:
 EOF
 }
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+wait_for() {  # wait_for SECONDS CONDITION: until the shell condition holds
+    local deadline=$((SECONDS + $1))
+    until eval "$2"; do [ $SECONDS -lt $deadline ] || return 1; sleep 0.2; done
+}
 
 # ---------------------------------------------------------------- processes (by PID, never by name)
 # Each started process is recorded as "PID STARTTIME" in $DIR/pids/NAME, so a recycled PID is
@@ -491,9 +495,17 @@ EOF
     local redis_job=$!
     start_galera
     start_checks
+    # HAProxy's first checks must find the responders answering: otherwise the backups may come
+    # UP before node 1, take the first sessions, and have them cut when node 1 comes UP
+    for i in $(seq 1 $NODES); do
+        wait_for 30 "[ \"\$(http_status http://127.0.0.1:$(check_port "$i")/)\" = 200 ]" \
+            || die "the health responder of node $i does not answer 200 (see $(node_dir "$i")/check.log)"
+    done
     write_sql_proxy_config
     start_haproxy sql $((BASE + 0))
-    wait_sql_proxy 30 || die "the SQL proxy does not reach node 1 (see $DIR/db1/check.log)"
+    wait_for 30 '[ "$(server_states | grep -c "^sql node[0-9]* UP$")" = $NODES ]' \
+        || die "HAProxy does not see the $NODES nodes UP (see $DIR/haproxy-sql.log)"
+    wait_sql_proxy 30 || die "no SQL through the proxy"
     wait "$redis_job" || die "Redis Cluster did not come up"
     if [ "$instance_redis" = single ]; then
         mkdir -p "$DIR/redis-single"
