@@ -18,7 +18,7 @@ import urllib.request
 import pytest
 import redis
 from redis.cluster import RedisCluster
-from tornado.httpclient import AsyncHTTPClient, HTTPRequest
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 
 from loadtest import prepare
 from tests.cluster.conftest import JWT_SECRET, ROOT
@@ -51,18 +51,22 @@ class Sale:
         attempt = 0
         while True:
             attempt += 1
-            answer = await client.fetch(HTTPRequest(
-                base_url + P, method="POST", body=body, request_timeout=30,
-                headers={"Authorization": buyer["token"], "Idempotency-Key": key,
-                         "Content-Type": "application/json"}), raise_error=False)
-            code, order_id = answer.code, None
-            if answer.body[:1] == b"{":
-                data = json.loads(answer.body)
+            try:
+                answer = await client.fetch(HTTPRequest(
+                    base_url + P, method="POST", body=body, request_timeout=30,
+                    headers={"Authorization": buyer["token"], "Idempotency-Key": key,
+                             "Content-Type": "application/json"}), raise_error=False)
+                status, raw = answer.code, answer.body or b""
+            except (OSError, HTTPClientError):  # the connection closed under the request
+                status, raw = 599, b""
+            code, order_id = status, None
+            if raw[:1] == b"{":
+                data = json.loads(raw)
                 code = data.get("code", code)
                 order_id = (data.get("data") or {}).get("order_id")
-            self.attempts[(answer.code, code)] += 1
-            self.final[buyer["id"]] = (answer.code, code, order_id)
-            retry = answer.code == 599 or answer.code >= 500 or code in RETRIED_CODES
+            self.attempts[(status, code)] += 1
+            self.final[buyer["id"]] = (status, code, order_id)
+            retry = status >= 500 or code in RETRIED_CODES
             if not retry or time.monotonic() > deadline:
                 return
             await asyncio.sleep(min(0.1 * attempt, 1.0))
@@ -183,6 +187,35 @@ def test_the_proxy_not_the_client_says_who_the_client_is(healthy_cluster):
     time.sleep(0.2)  # the access log line is written after the answer
     lines = [line for n in (1, 2) for line in instance_log(cluster, n).splitlines() if marker in line]
     assert len(lines) == 1 and lines[0].endswith("ms") and "(127.0.0.1)" in lines[0], lines
+
+
+def test_the_timeout_sweep_runs_in_every_instance_and_closes_each_order_once(healthy_cluster, single_redis):
+    cluster = healthy_cluster
+    before = sum(closed_counts(cluster, n) for n in (1, 2))
+    sale = Sale(cluster, single_redis, buyers=30, stock=20)
+    asyncio.run(sale.run(cluster.http_url))
+    ids = [b["id"] for b in sale.buyers]
+    # every order of the sale long overdue (past Alipay's own expiry: closed without asking it)
+    sale.fetch("UPDATE order_info SET pay_deadline = UTC_TIMESTAMP() - INTERVAL 1 DAY "
+               "WHERE user_id BETWEEN %s AND %s AND status = 1", (min(ids), max(ids)))
+    deadline = time.monotonic() + 60
+    while sale.fetch("SELECT COUNT(*) FROM order_info WHERE user_id BETWEEN %s AND %s AND status = 1",
+                     (min(ids), max(ids)))[0][0]:
+        assert time.monotonic() < deadline, "overdue orders still open after 60 s"
+        time.sleep(0.5)
+    (closed,), = sale.fetch("SELECT COUNT(*) FROM order_info WHERE user_id BETWEEN %s AND %s AND status = 5",
+                            (min(ids), max(ids)))
+    (stock, sales), = sale.fetch("SELECT stock, sales FROM sku WHERE id=%s", (sale.sku_id,))
+    sale.conn.close()
+    assert closed == sale.stock
+    assert (stock, sales) == (sale.stock, 0)  # each order's units came back once, not twice
+    time.sleep(0.5)  # the job logs its count after the transactions
+    assert sum(closed_counts(cluster, n) for n in (1, 2)) - before == sale.stock
+
+
+def closed_counts(cluster, n):
+    """How many orders instance n's timeout sweep says it closed, from its log."""
+    return sum(int(c) for c in re.findall(r"close_overdue_orders: \{'closed': (\d+)", instance_log(cluster, n)))
 
 
 def test_flash_sale_with_the_writer_node_killed_mid_sale(healthy_cluster, single_redis):
