@@ -114,23 +114,30 @@ apt_install() {
     if [ -z "$APT_UPDATED" ]; then DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 && APT_UPDATED=1; fi
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >&2
 }
+missing_packages() {
+    command -v mariadbd >/dev/null || [ -x /usr/sbin/mariadbd ] || echo mariadb-server
+    [ -f "$GALERA_PROVIDER" ] || echo galera-4
+    command -v mariabackup >/dev/null || echo mariadb-backup
+    command -v socat >/dev/null || echo socat  # mariabackup SST streams over socat
+    command -v haproxy >/dev/null || echo haproxy
+    command -v redis-server >/dev/null || echo redis-server
+    command -v redis-cli >/dev/null || echo redis-tools
+    command -v mariadb >/dev/null || echo mariadb-client
+}
 ensure_packages() {
-    local missing=()
-    command -v mariadbd >/dev/null || [ -x /usr/sbin/mariadbd ] || missing+=(mariadb-server)
-    [ -f "$GALERA_PROVIDER" ] || missing+=(galera-4)
-    command -v mariabackup >/dev/null || missing+=(mariadb-backup)
-    command -v socat >/dev/null || missing+=(socat)  # mariabackup SST streams over socat
-    command -v haproxy >/dev/null || missing+=(haproxy)
-    command -v redis-server >/dev/null || missing+=(redis-server)
-    command -v redis-cli >/dev/null || missing+=(redis-tools)
-    command -v mariadb >/dev/null || missing+=(mariadb-client)
-    [ ${#missing[@]} = 0 ] && return 0
-    say "installing ${missing[*]}"
-    apt_install "${missing[@]}" || {
-        printf '\033[31m[cluster] missing: %s. Install them (Debian/Ubuntu: sudo apt-get install %s) and run again.\033[0m\n' \
-            "${missing[*]}" "${missing[*]}" >&2
-        exit 3
-    }
+    local missing
+    missing=$(missing_packages | xargs)
+    [ -z "$missing" ] && return 0
+    if is_root && command -v apt-get >/dev/null; then
+        say "installing $missing"
+        # shellcheck disable=SC2086
+        apt_install $missing || true
+        missing=$(missing_packages | xargs)
+        [ -z "$missing" ] && return 0
+    fi
+    printf '\033[31m[cluster] missing: %s. Install them (Debian/Ubuntu: sudo apt-get install %s) and run again.\033[0m\n' \
+        "$missing" "$missing" >&2
+    exit 3
 }
 
 # ---------------------------------------------------------------- MariaDB Galera
