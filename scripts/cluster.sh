@@ -105,7 +105,20 @@ signal_process() {  # signal_process NAME SIGNAL [WAIT_SECONDS]
     for _ in $(seq 1 $((${3:-10} * 10))); do alive "$1" || return 0; sleep 0.1; done
     return 1
 }
-stop_process() { signal_process "$1" TERM "${2:-10}" || signal_process "$1" KILL 5 || true; rm -f "$DIR/pids/$1"; }
+session_members() { ps -eo pid=,sid= | awk -v s="$1" '$2 == s && $1 != s { print $1 }'; }
+stop_process() {  # stop_process NAME [WAIT_SECONDS]: TERM, then KILL; then what it left in its session
+    local leader members pid
+    if leader=$(pid_of "$1"); then
+        # spawn made it a session leader: helpers it started (an SST's socat and mariabackup, a
+        # worker) are in its session and must not outlive it
+        members=$(session_members "$leader")
+        signal_process "$1" TERM "${2:-10}" || signal_process "$1" KILL 5 || true
+        for pid in $members; do
+            [ "$(ps -o sid= -p "$pid" 2>/dev/null | tr -d ' ')" = "$leader" ] && kill -KILL "$pid" 2>/dev/null || true
+        done
+    fi
+    rm -f "$DIR/pids/$1"
+}
 
 # ---------------------------------------------------------------- packages
 APT_UPDATED=

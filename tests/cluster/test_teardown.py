@@ -16,6 +16,17 @@ def running(pid):
     return state != "Z"
 
 
+def session_of(pid):
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[3])
+    except (FileNotFoundError, IndexError):
+        return None
+
+
+def all_pids():
+    return [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()]
+
+
 def listening(port):
     with socket.socket() as sock:
         sock.settimeout(0.5)
@@ -26,7 +37,10 @@ def test_down_leaves_no_process_and_no_data(cluster):
     pids = cluster.pids()
     assert len(pids) >= 3 + 3 + 1 + 6 + 1 + 2 + 1, pids  # nodes, responders, SQL proxy, Redis, single Redis, ...
     assert all(running(pid) for pid in pids.values()), pids
+    assert all(session_of(pid) == pid for pid in pids.values())  # each leads a session: nothing escapes down
     cluster.run("down")
     assert not cluster.dir.exists()
     assert [name for name, pid in pids.items() if running(pid)] == []
+    left = [pid for pid in all_pids() if running(pid) and session_of(pid) in set(pids.values())]
+    assert left == []
     assert [port for port in range(cluster.base_port, cluster.base_port + 100) if listening(port)] == []
