@@ -487,10 +487,15 @@ cmd_up() {
     case $instance_redis in single|cluster) ;; *) die "--instance-redis is single or cluster" ;; esac
     [ "$instances" -le 19 ] 2>/dev/null || die "--instances is a number from 0 to 19"
     [ -f "$DIR/ports.env" ] && die "a cluster already runs from $DIR (scripts/cluster.sh down first)"
+    if [ -d "$DIR" ] && [ -n "$(ls -A "$DIR")" ] && [ ! -f "$MARK" ]; then
+        die "$DIR exists and was not made by this script: choose another CLUSTER_DIR"
+    fi
     t=$(now)
     ensure_packages
     mkdir -p "$DIR"
     touch "$MARK"
+    # a failed `up` leaves what it started (and its logs) for `down`
+    trap '[ $? = 0 ] || say "up failed: the logs are in $DIR; scripts/cluster.sh down stops what was started"' EXIT
     BASE=${CLUSTER_BASE_PORT:-$(find_base_port)}
     [ "$BASE" -gt 6379 ] || [ $((BASE + 99)) -lt 3306 ] || die "CLUSTER_BASE_PORT must keep clear of 3306 and 6379"
     MYSQL_URL="mysql://root:@127.0.0.1:$((BASE + 0))/dadashop"
