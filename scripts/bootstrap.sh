@@ -95,6 +95,12 @@ here. Install it (Debian/Ubuntu: sudo apt-get install redis-server) or set DADAS
     fi
 fi
 
+# ---- nginx for the deploy kit's tests (tests/test_deploy.py runs deploy/nginx in a real nginx)
+if [ "$MODE" = dev ] && ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
+    say "installing Debian's nginx for the deploy kit's tests"
+    apt_install nginx || say "could not install nginx (not root?): the nginx tests need it (apt-get install nginx)"
+fi
+
 # ---- headless Chromium for the browser tests
 if [ "$WANT_BROWSER" = --browser ] && { [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; }; then
     say "installing Debian's chromium and chromium-driver (and a Chinese font) for the browser tests"
