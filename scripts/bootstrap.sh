@@ -41,7 +41,8 @@ if [ ! -x .venv/bin/python ]; then
 fi
 REQUIREMENTS=requirements.txt
 [ "$MODE" = dev ] && REQUIREMENTS=requirements-dev.txt
-STAMP=".venv/.installed-$(cat requirements.txt "$REQUIREMENTS" | sha1sum | cut -c1-12)-$MODE"
+# requirements-dev.txt includes loadtest/requirements.txt: its changes count too
+STAMP=".venv/.installed-$(cat requirements.txt "$REQUIREMENTS" loadtest/requirements.txt | sha1sum | cut -c1-12)-$MODE"
 if [ ! -f "$STAMP" ]; then
     say "installing pinned dependencies ($REQUIREMENTS)"
     .venv/bin/python -m pip install -q --disable-pip-version-check -r "$REQUIREMENTS" >&2
