@@ -142,3 +142,10 @@ def test_the_server_refuses_to_start_with_one_line_on_stderr(tmp_path):
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert result.stderr.strip() == "error: DADASHOP_SWEEP_INTERVAL must be a number between 1 and 86400, got '0'"
+
+
+def test_the_operations_doc_lists_every_variable_with_what_it_accepts():
+    rows = {line.split("|")[1].strip().strip("`"): line for line in
+            (ROOT / "docs" / "operations.md").read_text().splitlines() if line.startswith("| `")}
+    for variable in VARIABLES:
+        assert variable.name in rows and f"| {variable.allowed} |" in rows[variable.name]
