@@ -26,8 +26,8 @@ from cryptography.x509.oid import NameOID
 from dockerfile_parse import DockerfileParser
 
 import config as config_module
-import db
 from tests.conftest import free_port
+from tests.running import running_store
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
@@ -160,20 +160,12 @@ def test_nginx_accepts_the_site(tmp_path):
 
 
 @pytest.fixture
-def deploy_db(database_url):
-    url = database_url + "_deploy"
-    yield url
-    db.drop_database(config_module.parse_mysql_url(url))
-
-
-@pytest.fixture
-def service(deploy_db, redis_url):
-    """`python server.py --demo` as a real process on a free loopback port: its port."""
-    from tests.test_server_process import start_server
-    proc, port = start_server(deploy_db, redis_url, "--demo", "--no-jobs")
-    yield port
-    proc.send_signal(signal.SIGTERM)
-    proc.wait(60)
+def service(database_url, redis_url, tmp_path):
+    """`python server.py --demo` (and the sandbox) as real processes on free loopback ports: the service's port."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    with running_store(database_url + "_deploy", redis_url, logs) as store:
+        yield store["port"]
 
 
 @needs_nginx

@@ -2,9 +2,7 @@
 with plots beside it; Locust's storefront journeys run headless and pay at the sandbox."""
 import csv
 import json
-import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -15,61 +13,15 @@ import pymysql
 import pytest
 
 import config as config_module
-import db
-from tests.conftest import free_port
+from tests.running import running_store as running
 
 ROOT = Path(__file__).resolve().parent.parent
-SECRET = "loadtest-test-secret-0123456789abcdef"
-
-
-def wait_for(url, proc, log, timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            if proc.poll() is not None:
-                raise AssertionError(log.read_text())
-            time.sleep(0.1)
-    raise AssertionError(f"{url} did not answer")
-
-
-def stop(proc):
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @pytest.fixture
 def running_store(database_url, redis_url, tmp_path):
-    """The Alipay sandbox and `server.py --demo` as real processes: {base_url, mysql_url, redis_url, pid}.
-    Their logs go to files: a pipe nobody reads would fill up under load and block the service."""
-    mysql_url = database_url + "_load"
-    sandbox_port, port = free_port(), free_port()
-    env = dict(os.environ, DADASHOP_MYSQL_URL=mysql_url, DADASHOP_REDIS_URL=redis_url, DADASHOP_PORT=str(port),
-               DADASHOP_JWT_SECRET=SECRET, ALIPAY_GATEWAY=f"http://127.0.0.1:{sandbox_port}/gateway.do")
-    sandbox_log, service_log = tmp_path / "sandbox.log", tmp_path / "service.log"
-    with open(sandbox_log, "w") as out:
-        sandbox = subprocess.Popen([sys.executable, "-m", "alipay_sandbox", "--port", str(sandbox_port),
-                                    "--notify-scale", "0.001"], cwd=ROOT, env=env, stdout=out, stderr=out)
-    with open(service_log, "w") as out:
-        service = subprocess.Popen([sys.executable, "server.py", "--demo", "--no-jobs"], cwd=ROOT, env=env,
-                                   stdout=out, stderr=out)
-    try:
-        wait_for(f"http://127.0.0.1:{sandbox_port}/", sandbox, sandbox_log)
-        wait_for(f"http://127.0.0.1:{port}/v1/goods/skus", service, service_log)
-        yield {"base_url": f"http://127.0.0.1:{port}", "sandbox_url": f"http://127.0.0.1:{sandbox_port}",
-               "mysql_url": mysql_url, "redis_url": redis_url, "pid": service.pid}
-    finally:
-        stop(service)
-        stop(sandbox)
-        db.drop_database(config_module.parse_mysql_url(mysql_url))
+    with running(database_url + "_load", redis_url, tmp_path) as store:
+        yield store
 
 
 def query(mysql_url, sql, *args):
@@ -89,7 +41,7 @@ def test_a_scenario_writes_an_html_report_with_plots_beside_its_json(running_sto
     result = subprocess.run(
         [sys.executable, "-m", "loadtest.run", "read", "--base-url", running_store["base_url"],
          "--mysql-url", running_store["mysql_url"], "--redis-url", running_store["redis_url"],
-         "--jwt-secret", SECRET, "--buyers", "12", "--orders-per-buyer", "3", "--page-size", "3",
+         "--jwt-secret", running_store["jwt_secret"], "--buyers", "12", "--orders-per-buyer", "3", "--page-size", "3",
          "--concurrency", "4", "--duration", "2.5", "--service-pid", str(running_store["pid"]),
          "--json", str(output)], cwd=ROOT, capture_output=True, text=True, timeout=240)
     assert result.returncode == 0, result.stdout + result.stderr
