@@ -152,7 +152,9 @@ def redis_url(text):
     if parts.scheme == "unix":
         ok = bool(parts.path)
     else:
-        ok = parts.scheme in ("redis", "rediss") and bool(parts.hostname) and (db == "" or db.isdigit())
+        # redis+cluster: one seed node of a Redis Cluster (the contract allows one)
+        ok = (parts.scheme in ("redis", "rediss", "redis+cluster", "rediss+cluster") and bool(parts.hostname)
+              and (db == "" or db.isdigit()))
     if not ok:
         raise ValueError
     return text
@@ -223,7 +225,8 @@ VARIABLES = [
     _var("DADASHOP_PORT", "port", integer(1, 65535)),
     _var("DADASHOP_BIND", "bind", listen_address, "an IP address or host name to listen on"),
     _var("DADASHOP_MYSQL_URL", "mysql_url", mysql_url, "a URL like mysql://user:pass@host:port/db"),
-    _var("DADASHOP_REDIS_URL", "redis_url", redis_url, "a URL like redis://host:port/db (or rediss://, unix://)"),
+    _var("DADASHOP_REDIS_URL", "redis_url", redis_url,
+         "a URL like redis://host:port/db (or rediss://, unix://, redis+cluster://)"),
     _var("DADASHOP_JWT_SECRET", "jwt_secret", secret(32), is_secret=True),  # HS256: a key as long as the hash
     _var("DADASHOP_ADMIN_KEY", "admin_key", matching(r"\S{8,256}"), "8 to 256 characters without spaces",
          is_secret=True),

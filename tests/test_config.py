@@ -24,7 +24,8 @@ CASES = {
                             ("mariadb://root@127.0.0.1/x", "mariadb://root@127.0.0.1/x")],
                            ["postgres://h/db", "mysql://h:3306/", "mysql://h:x/db", "mysql://h:70000/db", "db"]),
     "DADASHOP_REDIS_URL": ([("redis://r:6380/2", "redis://r:6380/2"), ("rediss://:pw@r/0", "rediss://:pw@r/0"),
-                            ("unix:///run/redis.sock", "unix:///run/redis.sock"), ("redis://r", "redis://r")],
+                            ("unix:///run/redis.sock", "unix:///run/redis.sock"), ("redis://r", "redis://r"),
+                            ("redis+cluster://127.0.0.1:7001/0", "redis+cluster://127.0.0.1:7001/0")],
                            ["http://r:6379/0", "redis://r:6379/abc", "redis://:6379/0", "redis://r:99999/0"]),
     "DADASHOP_JWT_SECRET": ([("x" * 32, "x" * 32), ("秘" * 11, "秘" * 11)],  # 33 bytes in UTF-8
                             ["short", "x" * 31]),
