@@ -134,3 +134,19 @@ def test_pip_install_in_a_fresh_venv_migrates_and_serves_outside_the_checkout(tm
                                     "print(alipay_sandbox.MERCHANT_PRIVATE_KEY_PATH); print(server.__file__)"],
                                    cwd=elsewhere, capture_output=True, text=True, check=True).stdout.split()
     assert all(str(venv) in path and os.path.isfile(path) for path in site_packages)
+
+
+def test_the_command_migrates_and_refuses_a_bad_setting_with_one_line(package_db, tmp_path):
+    env = {"PATH": os.environ["PATH"], "DADASHOP_MYSQL_URL": package_db}
+    run = [sys.executable, str(ROOT / "cli.py")]
+    first = subprocess.run(run + ["migrate"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    second = subprocess.run(run + ["migrate"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert first.returncode == second.returncode == 0, first.stderr + second.stderr
+    assert first.stdout.count("migration applied:") == len(list((ROOT / "sql" / "migrations").glob("*.sql")))
+    assert "migration applied" not in second.stdout and "is up to date" in second.stdout
+    bad = subprocess.run(run + ["migrate"], cwd=tmp_path, env={**env, "DADASHOP_MYSQL_POOL_SIZE": "0"},
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 1
+    assert bad.stderr.strip() == "error: DADASHOP_MYSQL_POOL_SIZE must be an integer between 1 and 1000, got '0'"
+    unknown = subprocess.run(run + ["deploy"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert unknown.returncode == 2 and "invalid choice: 'deploy'" in unknown.stderr
