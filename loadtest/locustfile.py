@@ -13,6 +13,7 @@ Paying is only ever done at the local sandbox (never at a host of alipay.com or 
 `--no-sandbox-pay` stops at the cashier. Answers with another business code than expected count
 as failures under the request's name; sold out (50103) is expected when buying.
 """
+import math
 import random
 import uuid
 from urllib.parse import urlsplit
@@ -20,6 +21,7 @@ from urllib.parse import urlsplit
 from locust import FastHttpUser, between, events, tag, task
 
 ORDERS = "/v1/orders/processing/"
+PAGE_SIZE = 20
 SOLD_OUT = 50103
 EMPTY_CART = 50101
 
@@ -57,6 +59,7 @@ class Buyer(FastHttpUser):
         self.headers = {}
         self.username = "lc_" + uuid.uuid4().hex[:16]
         self.skus = []
+        self.catalog_pages = 1  # learnt from the first page's `total`
         self.cart_filled = False
         code, data = self.api("POST", "/v1/users", "register",
                               json={"uname": self.username, "password": "locust-" + uuid.uuid4().hex[:12]})
@@ -72,11 +75,13 @@ class Buyer(FastHttpUser):
 
     @task(4)
     def browse(self):
-        page = random.randint(1, 2)
-        code, data = self.api("GET", f"/v1/goods/skus?page={page}&page_size=20", "/v1/goods/skus")
-        if code == 200 and data["skus"]:
-            self.skus = [sku["id"] for sku in data["skus"]] or self.skus
-            self.api("GET", f"/v1/goods/skus/{random.choice(self.skus)}", "/v1/goods/skus/[id]")
+        page = random.randint(1, self.catalog_pages)
+        code, data = self.api("GET", f"/v1/goods/skus?page={page}&page_size={PAGE_SIZE}", "/v1/goods/skus")
+        if code == 200:
+            self.catalog_pages = max(1, math.ceil(data["total"] / PAGE_SIZE))
+            if data["skus"]:
+                self.skus = [sku["id"] for sku in data["skus"]]
+                self.api("GET", f"/v1/goods/skus/{random.choice(self.skus)}", "/v1/goods/skus/[id]")
 
     @task(2)
     def add_to_cart(self):
@@ -89,6 +94,8 @@ class Buyer(FastHttpUser):
     @tag("buy")  # `--tags buy`: only this journey (after registering), e.g. for a quick check
     @task(1)
     def buy_and_pay(self):
+        if not self.skus:
+            self.browse()
         if not self.cart_filled:
             self.add_to_cart()
         if not self.cart_filled or not self.address_id:
