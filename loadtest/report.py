@@ -46,7 +46,7 @@ def _ops(timeline):
 def latency_figure(timeline):
     ops = _ops(timeline)
     rows = max(1, (len(ops) + 1) // 2)
-    fig, axes = plt.subplots(rows, 2 if len(ops) > 1 else 1, figsize=(WIDTH, 2.4 * rows), squeeze=False,
+    fig, axes = plt.subplots(rows, 2 if len(ops) > 1 else 1, figsize=(WIDTH, 2.4 * rows), squeeze=False, sharex=True,
                              layout="constrained")
     for ax, (op, series) in zip(axes.flat, ops):
         for p, style in (("p50", "-"), ("p95", "--"), ("p99", ":")):
