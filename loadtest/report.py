@@ -57,8 +57,10 @@ def latency_figure(timeline):
         ax.legend(loc="upper right", fontsize=7)
     for ax in list(axes.flat)[len(ops):]:
         ax.set_visible(False)
-    for ax in axes[-1]:
-        ax.set_xlabel("seconds into the run")
+    for column in range(axes.shape[1]):  # the time axis under the lowest visible panel of each column
+        lowest = [ax for ax in axes[:, column] if ax.get_visible()][-1]
+        lowest.xaxis.set_tick_params(labelbottom=True)
+        lowest.set_xlabel("seconds into the run")
     fig.suptitle("Latency percentiles per second (answers finished in that second)")
     return fig
 
