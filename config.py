@@ -67,6 +67,10 @@ class Config:
     # address to listen on ("" = every interface); DADASHOP_BIND
     bind: str = ""
     extra: dict = field(default_factory=dict)
+    # the original pages on origins of their own: who may call the API from a browser ("*" = anyone)
+    cors_origins: tuple = ()
+    # where Alipay sends the buyer's browser after paying ("" = our own result page); {order_id} is filled in
+    return_url: str = ""
 
     @property
     def mysql(self) -> MySQLTarget:
@@ -167,6 +171,24 @@ def web_url(text):
     return text
 
 
+def origins(text):
+    """Comma-separated origins (scheme://host[:port], no path), or * for any; as a tuple without trailing /."""
+    found = tuple(o.strip().rstrip("/") for o in text.split(",") if o.strip())
+    for origin in found:
+        if origin != "*":
+            parts = _url_parts(origin)
+            if parts.scheme not in ("http", "https") or not parts.hostname or parts.path or parts.query:
+                raise ValueError
+    return found
+
+
+def return_page_url(text):
+    parts = _url_parts(text.replace("{order_id}", "0"))
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError
+    return text
+
+
 def secret(min_bytes):
     def parse(text):
         if len(text.encode()) < min_bytes:
@@ -238,6 +260,11 @@ VARIABLES = [
     # 0 would make every process sweep in a busy loop
     _var("DADASHOP_SWEEP_INTERVAL", "sweep_interval", number(1, 86400)),
     _var("DADASHOP_MYSQL_POOL_SIZE", "mysql_pool_size", integer(1, 1000)),
+    # the original pages on origins of their own (docs/original-pages.md)
+    _var("DADASHOP_CORS_ORIGINS", "cors_origins", origins,
+         "comma-separated origins like https://shop.example.com (no path), or *"),
+    _var("DADASHOP_RETURN_URL", "return_url", return_page_url,
+         "an http:// or https:// URL ({order_id} is filled in)"),
     _var("ALIPAY_APP_ID", "alipay_app_id", matching(r"[0-9]{1,32}"), "Alipay's app id: 1 to 32 digits"),
     _var("ALIPAY_APP_PRIVATE_KEY", "alipay_app_private_key", readable_file, "the path of a readable PEM file"),
     _var("ALIPAY_PUBLIC_KEY", "alipay_public_key", readable_file, "the path of a readable PEM or base64 file"),

@@ -14,10 +14,10 @@ log = logging.getLogger("dadashop.jobs")
 JOBS = (payments.close_overdue_orders, payments.reconcile, payments.refund_due)
 
 
-async def run_once(app):
+async def run_once(services):
     for job in JOBS:
         try:
-            result = await job(app)
+            result = await job(services)
             if any(result.values()) if isinstance(result, dict) else result:  # quiet when nothing happened
                 log.info("%s: %s", job.__name__, result)
         except Exception:  # noqa: BLE001 - a failing sweep is logged and tried again next time
@@ -25,15 +25,15 @@ async def run_once(app):
 
 
 class Jobs:
-    def __init__(self, app, interval):
-        self.app = app
+    def __init__(self, services, interval):
+        self.services = services
         self.interval = interval
         self.task = asyncio.get_running_loop().create_task(self.loop())
 
     async def loop(self):
         await asyncio.sleep(random.uniform(0, min(self.interval, 5)))
         while True:
-            await run_once(self.app)
+            await run_once(self.services)
             await asyncio.sleep(self.interval * random.uniform(0.8, 1.2))
 
     async def stop(self):
@@ -44,5 +44,5 @@ class Jobs:
             pass
 
 
-def start(app):
-    return Jobs(app, app.config.sweep_interval)
+def start(services):
+    return Jobs(services, services.config.sweep_interval)

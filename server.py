@@ -25,16 +25,18 @@ import tornado.web
 import config as config_module
 import db
 import jobs
-import store.orders
 from alipay.client import AlipayClient
 from handlers.addresses import AddressHandler, AddressListHandler
-from handlers.admin import ShipOrderHandler
+from handlers.admin import AdminOrderHandler, AdminOrderListHandler, ShipOrderHandler
 from handlers.base import NotFoundHandler
 from handlers.carts import CartHandler
-from handlers.goods import SkuHandler, SkuListHandler
+from handlers.goods import (GoodsDetailHandler, GoodsIndexHandler, GoodsSkuHandler, SkuHandler, SkuListHandler,
+                            SpuHandler, SpuListHandler)
 from handlers.orders import OrderProcessingHandler, PayLinkHandler
 from handlers.payments import PaymentResultHandler
+from handlers.urls import ORDER_ID, PAY_LINK, PAYMENT_RESULT
 from handlers.users import TokensHandler, UsersHandler
+from store.services import Services
 
 log = logging.getLogger("dadashop")
 
@@ -43,18 +45,11 @@ USERNAME = r"([A-Za-z0-9_]{1,32})"
 
 
 class App(tornado.web.Application):
-    """The application and the resources one process shares: pools, clients, configuration."""
+    """The routes, over the resources one process shares (`services`)."""
 
-    def __init__(self, config, db_pool, redis_client, alipay, **settings):
-        self.config = config
-        self.db = db_pool
-        self.redis = redis_client
-        self.alipay = alipay
-        self.in_flight = 0
-        self._tasks = set()
-        self._user_ids = {}  # username -> id; users are never deleted or renamed, so this never goes stale
-        # transactions clear sold-out marks and list caches through this process's client
-        store.orders.redis_marks.redis = redis_client
+    def __init__(self, services, **settings):
+        self.services = services
+        self.in_flight = 0  # requests being answered, so that a graceful shutdown can wait for them
         routes = [
             (r"/v1/users/?", UsersHandler),
             (r"/v1/tokens/?", TokensHandler),
@@ -62,38 +57,21 @@ class App(tornado.web.Application):
             (rf"/v1/users/{USERNAME}/address/(\d{{1,10}})/?", AddressHandler),
             (r"/v1/goods/skus/?", SkuListHandler),
             (r"/v1/goods/skus/(\d{1,10})/?", SkuHandler),
+            (r"/v1/goods/spus/?", SpuListHandler),
+            (r"/v1/goods/spus/(\d{1,10})/?", SpuHandler),
+            (r"/v1/goods/index/?", GoodsIndexHandler),  # the original pages' catalog
+            (r"/v1/goods/detail/(\d{1,10})/?", GoodsDetailHandler),
+            (r"/v1/goods/sku/?", GoodsSkuHandler),
             (rf"/v1/carts/{USERNAME}/?", CartHandler),
             (r"/v1/orders/processing/?", OrderProcessingHandler),
-            (r"/v1/orders/success/?", PaymentResultHandler),
-            (r"/v1/orders/([A-Za-z0-9_]{1,64})/alipay", PayLinkHandler),
-            (r"/v1/admin/orders/([A-Za-z0-9_]{1,64})/ship/?", ShipOrderHandler),
+            (PAYMENT_RESULT + "?", PaymentResultHandler),
+            (PAY_LINK.format(f"({ORDER_ID})"), PayLinkHandler),
+            (r"/v1/admin/orders/?", AdminOrderListHandler),
+            (rf"/v1/admin/orders/({ORDER_ID})/?", AdminOrderHandler),
+            (rf"/v1/admin/orders/({ORDER_ID})/ship/?", ShipOrderHandler),
             (r"/", tornado.web.RedirectHandler, {"url": "/static/index.html"}),
         ]
         super().__init__(routes, static_path=STATIC_DIR, default_handler_class=NotFoundHandler, **settings)
-
-    def spawn(self, coroutine):
-        """Run work after the response, keeping a reference so the task is not collected midway."""
-        task = asyncio.get_running_loop().create_task(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
-
-    async def wait_for_tasks(self, timeout=30):
-        """Let work started after responses (e.g. a refund) finish before the pools close."""
-        if self._tasks:
-            await asyncio.wait(list(self._tasks), timeout=timeout)
-
-    async def user_id_of(self, username):
-        user_id = self._user_ids.get(username)
-        if user_id is None:
-            async with self.db.acquire() as conn:
-                user = await db.Q.get_user_by_name(conn, username=username)
-            if user is None:
-                return None
-            if len(self._user_ids) > 200_000:
-                self._user_ids.clear()
-            user_id = self._user_ids[username] = user["id"]
-        return user_id
 
 
 def make_alipay_client(config):
@@ -101,16 +79,19 @@ def make_alipay_client(config):
                                    config.alipay_gateway, seller_id=config.alipay_seller_id)
 
 
-async def open_resources(config, *, pool_size=None):
-    pool = await db.create_pool(config.mysql, maxsize=pool_size or config.mysql_pool_size)
+async def open_services(config) -> Services:
+    """This process's pools and clients (after the fork: each worker has its own)."""
+    pool = await db.create_pool(config.mysql, maxsize=config.mysql_pool_size)
     redis_client = redis.asyncio.Redis.from_url(config.redis_url, decode_responses=True)
-    return pool, redis_client
+    return Services(pool=pool, redis=redis_client, alipay=make_alipay_client(config), config=config)
 
 
-async def close_resources(pool, redis_client):
-    pool.close()
-    await pool.wait_closed()
-    await redis_client.aclose()
+async def close_services(services):
+    """Let work started after responses finish, then close the pools."""
+    await services.wait_for_tasks()
+    services.pool.close()
+    await services.pool.wait_closed()
+    await services.redis.aclose()
 
 
 def check_services(config):
@@ -141,11 +122,11 @@ async def serve(config, sockets, *, run_jobs=True):
     # Alipay calls share the IOLoop's client; 10 connections at once (Tornado's default) would
     # queue reconciliation and refunds behind each other
     tornado.httpclient.AsyncHTTPClient.configure(None, max_clients=100)
-    pool, redis_client = await open_resources(config)
-    app = App(config, pool, redis_client, make_alipay_client(config))
+    services = await open_services(config)
+    app = App(services)
     server = tornado.httpserver.HTTPServer(app, xheaders=True)
     server.add_sockets(sockets)
-    background = jobs.start(app) if run_jobs else None
+    background = jobs.start(services) if run_jobs else None
     await stop.wait()
 
     log.info("pid %d: stopping; finishing requests in flight", os.getpid())
@@ -156,8 +137,7 @@ async def serve(config, sockets, *, run_jobs=True):
     while app.in_flight and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
     await server.close_all_connections()
-    await app.wait_for_tasks()
-    await close_resources(pool, redis_client)
+    await close_services(services)
     log.info("pid %d: stopped", os.getpid())
 
 

@@ -7,12 +7,18 @@ import uuid
 
 import tornado.web
 
+from handlers.urls import PAYMENT_RESULT
+from handlers.views import dumps
 from store.auth import read_token
-from store.errors import BusinessError, bad_params
+from store.errors import LOGIN_REQUIRED, BusinessError, bad_params, login_required
+from store.users import user_id_of
 
 log = logging.getLogger("dadashop.http")
 
-LOGIN_REQUIRED = 403  # the contract's body code for "please log in" (HTTP 401)
+# what the pages send and may read across origins
+CORS_ALLOWED_HEADERS = "authorization, content-type, Idempotency-Key, X-Request-Id"
+CORS_EXPOSED_HEADERS = "X-Request-Id"
+CORS_MAX_AGE = "600"  # seconds a browser may reuse a preflight answer
 
 
 def authenticated(method):
@@ -38,27 +44,59 @@ class BaseHandler(tornado.web.RequestHandler):
             self.application.in_flight -= 1
             self._counted = False
 
-    # ---- shared resources of the process (opened at start by server.py)
+    # ---- the process's shared resources (made at start by server.py), passed on to store/
+    @property
+    def services(self):
+        return self.application.services
+
     @property
     def config(self):
-        return self.application.config
-
-    @property
-    def db(self):
-        return self.application.db
-
-    @property
-    def redis(self):
-        return self.application.redis
+        return self.application.services.config
 
     # ---- the envelope
     def set_default_headers(self):
         self.set_header("Content-Type", "application/json; charset=UTF-8")
         self.set_header("Cache-Control", "no-store")
+        self.set_cors_headers()
+
+    # ---- CORS: the original pages are served from an origin of their own (DADASHOP_CORS_ORIGINS)
+    def cors_origin(self):
+        """The request's Origin when it may read our answers, else None. Alipay's notify never gets CORS."""
+        origin = self.request.headers.get("Origin")
+        allowed = self.application.services.config.cors_origins
+        if not origin or not allowed or self.request.path.rstrip("/") == PAYMENT_RESULT.rstrip("/"):
+            return None
+        return origin if "*" in allowed or origin.rstrip("/") in allowed else None
+
+    def set_cors_headers(self):
+        self.set_header("Vary", "Origin")
+        origin = self.cors_origin()
+        if origin:
+            self.set_header("Access-Control-Allow-Origin", origin)
+            self.set_header("Access-Control-Expose-Headers", CORS_EXPOSED_HEADERS)
+
+    def allowed_methods(self) -> list:
+        """The methods this route answers (those its handler defines)."""
+        return [m for m in ("GET", "POST", "PUT", "DELETE")
+                if getattr(type(self), m.lower()) is not getattr(tornado.web.RequestHandler, m.lower())]
+
+    def options(self, *args, **kwargs):
+        """A preflight (or a plain OPTIONS): 204 with what the route allows; the CORS grant only for an
+        allowed origin, so a foreign page's browser refuses to send the real request."""
+        methods = self.allowed_methods()
+        self.set_header("Allow", ", ".join(methods + ["OPTIONS"]))
+        if self.cors_origin() and self.request.headers.get("Access-Control-Request-Method"):
+            self.set_header("Access-Control-Allow-Methods", ", ".join(methods))
+            self.set_header("Access-Control-Allow-Headers", CORS_ALLOWED_HEADERS)
+            self.set_header("Access-Control-Max-Age", CORS_MAX_AGE)
+        self.set_status(204)
+        self.finish()
 
     def reply(self, payload: dict, status=200):
+        if "errmsg" in payload:  # the original pages read the message as `error`
+            payload.setdefault("error", payload["errmsg"])
         self.set_status(status)
-        self.finish(json.dumps(payload, ensure_ascii=False, separators=(",", ":")))
+        self.finish(dumps(payload))
 
     def ok(self, data=None, **extra):
         payload = {"code": 200}
@@ -100,12 +138,12 @@ class BaseHandler(tornado.web.RequestHandler):
             header = header[7:].strip()
         claims = read_token(header, self.config.jwt_secret) if header else None
         if claims is None:
-            raise BusinessError(LOGIN_REQUIRED, "请登录", http_status=401)
+            raise login_required()
         username, user_id = claims
-        if user_id is None:  # signed by us with the id in it: users are never deleted or renamed
-            user_id = await self.application.user_id_of(username)
+        if user_id is None:  # an older token without the id: look it up by name
+            user_id = await user_id_of(self.services, username)
         if user_id is None:
-            raise BusinessError(LOGIN_REQUIRED, "请登录", http_status=401)
+            raise login_required()
         return {"id": user_id, "username": username}
 
     def check_own_username(self, username):

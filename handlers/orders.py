@@ -1,16 +1,21 @@
-"""/v1/orders/processing/ — one URL, the `status` parameter picks the action."""
+"""/v1/orders/processing/ — one URL, the `status` parameter picks the action — and the pay link."""
 import asyncio
 import json
 import re
 
+from handlers import views
 from handlers.base import BaseHandler, authenticated, int_param, str_param
-from store import orders
-from handlers.goods import IMAGE_BASE_URL
-from store.errors import ORDER_NOT_FOUND, BusinessError, bad_params
-from store.payments import alipay_page_pay_url, check_pay_link, close_trade_best_effort, pay_data
+from handlers.urls import MY_ORDERS_PAGE, ORDER_ID, image_base, notify_url, return_url
+from store import order_list, order_status, settle
+from store.auth import check_pay_link_signature
+from store.create_order import create_order
+from store.errors import NO_ADDRESS, ORDER_NOT_FOUND, BusinessError, bad_params
+from store.payments import close_trade_best_effort
 
-ORDER_ID = re.compile(r"[A-Za-z0-9_]{1,64}")
+ORDER_ID_PATTERN = re.compile(ORDER_ID)
 IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_\-:.]{1,64}")
+# browsers on phones go to Alipay's phone cashier (alipay.trade.wap.pay), the others to the PC one
+PHONE_BROWSER = re.compile(r"Mobile|Android|iPhone|iPod|HarmonyOS|Windows Phone", re.IGNORECASE)
 
 
 class OrderProcessingHandler(BaseHandler):
@@ -33,21 +38,28 @@ class OrderProcessingHandler(BaseHandler):
     # ---- GET
     async def confirm(self):
         settlement_type, sku_id, buy_num = self.settlement(self.get_query_argument)
-        data = await orders.confirm(self.db, self.redis, self.user["id"], self.config.freight,
-                                    settlement_type, sku_id, buy_num)
-        self.ok(data, base_url=IMAGE_BASE_URL)
+        confirmation = await settle.confirm(self.services, self.user["id"], settlement_type, sku_id, buy_num)
+        data = views.confirmation(confirmation)
+        if not confirmation.addresses:  # the page then offers the add-address form, with the items (and images)
+            return self.reply({"code": NO_ADDRESS, "errmsg": "请先添加收货地址", "data": data,
+                               "base_url": image_base(self.config)})
+        self.ok(data, base_url=image_base(self.config))
 
     async def list_orders(self):
-        order_status = self.query_int("order_status", required=False, default=0, minimum=0, maximum=5)
+        order_status_ = self.query_int("order_status", required=False, default=0, minimum=0, maximum=5)
         page = self.query_int("page", required=False, default=1, minimum=1, maximum=100000)
         page_size = self.query_int("page_size", required=False, default=10, minimum=1, maximum=50)
-        text = await orders.list_orders_json(self.db, self.redis, self.user["id"], order_status, page, page_size)
+        which = (self.user["id"], order_status_, page, page_size)
+        text, version = await order_list.cached_page(self.services.redis, *which)
+        if text is None:
+            text = views.dumps(views.order_page(await order_list.list_orders(self.services, *which)))
+            await order_list.cache_page(self.services.redis, *which, version, text)
         # the cached JSON as it is, inside the envelope
-        self.finish('{"code":200,"data":%s,"base_url":%s}' % (text, json.dumps(IMAGE_BASE_URL)))
+        self.finish('{"code":200,"data":%s,"base_url":%s}' % (text, json.dumps(image_base(self.config))))
 
     async def confirm_receipt(self):
-        order_id = self.query_str("order_id", max_length=64, pattern=ORDER_ID)
-        await orders.confirm_receipt(self.db, self.user["id"], order_id)
+        order_id = self.query_str("order_id", max_length=64, pattern=ORDER_ID_PATTERN)
+        await order_status.confirm_receipt(self.services, self.user["id"], order_id)
         self.ok()
 
     # ---- POST
@@ -57,33 +69,37 @@ class OrderProcessingHandler(BaseHandler):
         address_id = self.body_int("address_id", minimum=1)
         key = self.request.headers.get("Idempotency-Key") or body.get("request_id")
         key = str_param(key, "Idempotency-Key", required=False, max_length=64, pattern=IDEMPOTENCY_KEY)
-        order = await orders.create_order(
-            self.db, self.redis, user_id=self.user["id"], address_id=address_id, settlement_type=settlement_type,
-            freight=self.config.freight, timeout=self.config.order_timeout, sku_id=sku_id, buy_num=buy_num,
-            idempotency_key=key)
-        self.ok(pay_data(self.config, order))
+        if settlement_type == settle.BUY_NOW and sku_id is None and buy_num is None:
+            # the original pages: what this buyer last confirmed with buy-now, as one order however often sent
+            remembered = await settle.remembered_buy_now(self.services.redis, self.user["id"])
+            sku_id, buy_num = remembered["sku_id"], remembered["buy_num"]
+            key = key or remembered["idempotency_key"]
+        order = await create_order(self.services, user_id=self.user["id"], address_id=address_id,
+                                   settlement_type=settlement_type, sku_id=sku_id, buy_num=buy_num,
+                                   idempotency_key=key)
+        self.ok(views.pay_data(self.config, order))
 
     async def pay(self):
-        order = await orders.order_to_pay(self.db, self.user["id"], self.order_id_from_body())
-        self.ok(pay_data(self.config, order))
+        order = await order_status.order_to_pay(self.services, self.user["id"], self.order_id_from_body())
+        self.ok(views.pay_data(self.config, order))
 
     async def cancel(self):
         order_id = self.order_id_from_body()
-        await orders.cancel(self.db, self.user["id"], order_id)
-        await close_trade_best_effort(self.application.alipay, order_id)
+        await order_status.cancel(self.services, self.user["id"], order_id)
+        await close_trade_best_effort(self.services, order_id)
         self.ok()
 
     # ---- parameters
     def settlement(self, read):
         settlement_type = int_param(read("settlement_type", None), "settlement_type", minimum=0, maximum=1)
-        if settlement_type == 0:
-            return 0, None, None
+        if settlement_type == settle.CART:
+            return settle.CART, None, None
         sku_id = int_param(read("sku_id", None), "sku_id", required=False)
         buy_num = int_param(read("buy_num", None), "buy_num", required=False)
-        return 1, sku_id, buy_num
+        return settle.BUY_NOW, sku_id, buy_num
 
     def order_id_from_body(self):
-        return self.body_str("order_id", max_length=64, pattern=ORDER_ID)
+        return self.body_str("order_id", max_length=64, pattern=ORDER_ID_PATTERN)
 
 
 class PayLinkHandler(BaseHandler):
@@ -94,14 +110,20 @@ class PayLinkHandler(BaseHandler):
     """
 
     async def get(self, order_id):
-        if not check_pay_link(self.config, order_id, self.get_query_argument("sig", "")):
+        if not check_pay_link_signature(self.config.jwt_secret, order_id, self.get_query_argument("sig", "")):
             raise BusinessError(ORDER_NOT_FOUND, "订单不存在", http_status=404)
-        order = await orders.order_awaiting_payment(self.db, order_id)
+        order = await order_status.order_awaiting_payment(self.services, order_id)
         if order is None:  # paid, closed or past its deadline: a browser is better off in "my orders"
-            return self.redirect("/static/myOrders.html")
-        await orders.mark_pay_started(self.db, order_id)
+            return self.redirect(MY_ORDERS_PAGE)
+        await order_status.mark_pay_started(self.services, order_id)
         # RSA-signing the URL costs ~1.1 ms of CPU; pycryptodome releases the GIL in it (two threads
         # sign 1.8x as fast as one), so a worker thread keeps this loop serving other buyers meanwhile
-        url = await asyncio.get_running_loop().run_in_executor(
-            None, alipay_page_pay_url, self.application.alipay, self.config, order)
-        self.redirect(url)
+        alipay, config = self.services.alipay, self.config
+        trade = dict(out_trade_no=order_id, total_amount=order["total_amount"], subject=views.payment_subject(order_id),
+                     time_expire=order["pay_deadline"], notify_url=notify_url(config),
+                     return_url=return_url(config, order_id))
+        if PHONE_BROWSER.search(self.request.headers.get("User-Agent", "")):
+            sign = lambda: alipay.wap_pay_url(**trade, quit_url=config.base_url + MY_ORDERS_PAGE)  # noqa: E731
+        else:
+            sign = lambda: alipay.page_pay_url(**trade)  # noqa: E731
+        self.redirect(await asyncio.get_running_loop().run_in_executor(None, sign))

@@ -4,10 +4,11 @@ import logging
 from alipay.client import AlipayError
 from alipay.signer import params_from_arguments
 from handlers.base import BaseHandler
+from store import payments
 from store.errors import ILLEGAL_CALLBACK, NOT_PAID, ORDER_NOT_FOUND, BusinessError
 from store.money import money
-from store.orders import AWAITING_SHIPMENT, COMPLETED, get_order
-from store import payments
+from store.order_status import get_order
+from store.status import is_paid
 
 log = logging.getLogger("dadashop.payments")
 
@@ -28,21 +29,21 @@ class PaymentResultHandler(BaseHandler):
         params = self.raw_params(self.request.query_arguments)
         if not params:
             raise BusinessError(ILLEGAL_CALLBACK, "非法访问", http_status=400)
-        verified = self.application.alipay.verify_callback(params)
+        verified = self.services.alipay.verify_callback(params)
         refused = payments.check_statement(self.config, params) if verified else payments.BAD_SIGNATURE
         if refused:
-            await payments.record_unapplied(self.db, source="return", params=params, verified=verified,
+            await payments.record_unapplied(self.services, source="return", params=params, verified=verified,
                                             outcome=refused)
             raise BusinessError(ILLEGAL_CALLBACK, "非法访问", http_status=400)
         order_id = params.get("out_trade_no", "")
-        order = await get_order(self.db, order_id)
+        order = await get_order(self.services, order_id)
         if order is None:
             raise BusinessError(ORDER_NOT_FOUND, "订单不存在")
         data = {"order_id": order_id, "total_amount": money(order["total_amount"])}
-        if AWAITING_SHIPMENT <= order["status"] <= COMPLETED:
+        if is_paid(order["status"]):
             return self.ok(data)
         try:
-            outcome = await payments.confirm_by_query(self.application, order, "return_query")
+            outcome = await payments.confirm_by_query(self.services, order, "return_query")
         except AlipayError as exc:
             log.warning("return for %s: Alipay query failed: %s", order_id, exc)
             outcome = None
@@ -58,22 +59,23 @@ class PaymentResultHandler(BaseHandler):
         params = self.raw_params(self.request.body_arguments)
         if not params:
             return self.finish("fail")
-        if not self.application.alipay.verify_callback(params):
-            await payments.record_unapplied(self.db, source="notify", params=params, verified=False,
+        if not self.services.alipay.verify_callback(params):
+            await payments.record_unapplied(self.services, source="notify", params=params, verified=False,
                                             outcome=payments.BAD_SIGNATURE)
             return self.finish("fail")
         refused = payments.check_statement(self.config, params)
         if refused:
-            await payments.record_unapplied(self.db, source="notify", params=params, verified=True, outcome=refused)
+            await payments.record_unapplied(self.services, source="notify", params=params, verified=True,
+                                            outcome=refused)
             return self.finish("fail")
         if params.get("trade_status") not in payments.PAID_STATUSES:
             # WAIT_BUYER_PAY / TRADE_CLOSED: nothing to apply; keep it for the record
-            await payments.record_unapplied(self.db, source="notify", params=params, verified=True,
+            await payments.record_unapplied(self.services, source="notify", params=params, verified=True,
                                             outcome=payments.NOT_PAID_STATUS)
             return self.finish("success")
-        outcome = await payments.apply_payment(self.db, source="notify", params=params,
+        outcome = await payments.apply_payment(self.services, source="notify", params=params,
                                                notify_id=params.get("notify_id") or None)
         if outcome == payments.LATE_PAYMENT:
             # refund now, best effort; the refund job retries what does not go through
-            self.application.spawn(payments.refund_due(self.application))
+            self.services.spawn(payments.refund_due(self.services))
         self.finish("success" if outcome in SETTLED else "fail")

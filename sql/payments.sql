@@ -17,6 +17,15 @@ SELECT id, outcome FROM payment_event WHERE notify_id = :notify_id;
 -- name: count_repeat!
 UPDATE payment_event SET repeats = repeats + 1, last_time = :now WHERE notify_id = :notify_id;
 
+-- name: events_of_order
+SELECT id, source, notify_id, trade_no, trade_status, total_amount, verified, outcome, repeats, received_time,
+       last_time
+FROM payment_event WHERE order_id = :order_id ORDER BY id;
+
+-- name: refunds_of_order
+SELECT id, out_request_no, amount, reason, status, attempts, last_result, created_time, done_time
+FROM refund WHERE order_id = :order_id ORDER BY id;
+
 -- name: add_refund!
 -- INSERT IGNORE: the same late payment seen twice (a resent notify) owes one refund.
 INSERT IGNORE INTO refund (order_id, trade_no, out_request_no, amount, reason, created_time, next_attempt_time)
@@ -41,7 +50,7 @@ WHERE id = :refund_id AND status = 'pending';
 -- Unpaid past the deadline: the timeout job closes them (after asking Alipay).
 SELECT order_id, total_amount, pay_deadline
 FROM order_info
-WHERE status = 1 AND pay_deadline <= :now
+WHERE status = 1 /* awaiting payment */ AND pay_deadline <= :now
 ORDER BY pay_deadline
 LIMIT :limit;
 
@@ -50,7 +59,7 @@ LIMIT :limit;
 -- Each is asked about again only after :checked_before.
 SELECT order_id, total_amount
 FROM order_info
-WHERE status = 1 AND pay_started_time IS NOT NULL AND pay_started_time <= :started_before
+WHERE status = 1 /* awaiting payment */ AND pay_started_time IS NOT NULL AND pay_started_time <= :started_before
   AND pay_deadline > :now AND (reconciled_time IS NULL OR reconciled_time <= :checked_before)
 ORDER BY pay_started_time
 LIMIT :limit;
@@ -58,5 +67,5 @@ LIMIT :limit;
 -- name: claim_reconcile!
 -- 1 row: this process asks Alipay about the order now; 0: another one just did, or it is settled.
 UPDATE order_info SET reconciled_time = :now
-WHERE order_id = :order_id AND status = 1
+WHERE order_id = :order_id AND status = 1 /* awaiting payment */
   AND (reconciled_time IS NULL OR reconciled_time <= :checked_before);

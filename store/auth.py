@@ -64,3 +64,12 @@ def read_token(token: str, secret: str) -> tuple[str, int | None] | None:
     if not isinstance(user_id, int) or isinstance(user_id, bool) or user_id < 1:
         user_id = None  # an older token, or none of ours: look the user up by name
     return username, user_id
+
+
+def pay_link_signature(secret: str, order_id: str) -> str:
+    """What authorises a pay link (a browser navigation, no token): an HMAC of the order id."""
+    return hmac.new(secret.encode(), f"pay:{order_id}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def check_pay_link_signature(secret: str, order_id: str, sig: str) -> bool:
+    return hmac.compare_digest(pay_link_signature(secret, order_id), sig or "")

@@ -4,7 +4,8 @@ Redis holds only the buyer's intent; prices, names and stock always come from th
 """
 import json
 
-from store.errors import NOTHING_TO_SETTLE, OUT_OF_STOCK, BusinessError, bad_params
+from store.catalog import load_skus
+from store.errors import UNKNOWN_SKU, BusinessError, OutOfStock, bad_params
 
 MAX_COUNT_PER_ITEM = 99
 
@@ -62,9 +63,9 @@ async def read_cart(redis, user_id) -> dict:
 def check_can_sell(sku, sku_id, count):
     """An SKU a buyer may put `count` of in a cart: exists, on sale, in stock."""
     if sku is None or not sku["is_launched"]:
-        raise BusinessError(NOTHING_TO_SETTLE, f"商品[{sku_id}]不存在或已下架")
+        raise BusinessError(UNKNOWN_SKU, f"商品[{sku_id}]不存在或已下架")
     if count > sku["stock"]:
-        raise BusinessError(OUT_OF_STOCK, f"商品[{sku_id}]库存不足")
+        raise OutOfStock(sku_id)
 
 
 async def add_item(redis, user_id, sku, count, *, select=True):
@@ -73,7 +74,7 @@ async def add_item(redis, user_id, sku, count, *, select=True):
     new = await redis.eval(_ADD_SCRIPT, 1, cart_key(user_id), sku["id"], count, cap, "1" if select else "0")
     if new == -1:
         if cap < MAX_COUNT_PER_ITEM:
-            raise BusinessError(OUT_OF_STOCK, f"商品[{sku['id']}]库存不足")
+            raise OutOfStock(sku["id"])
         raise bad_params(f"每件商品最多购买{MAX_COUNT_PER_ITEM}件")
     return new
 
@@ -89,3 +90,19 @@ async def set_all_selected(redis, user_id, selected: bool):
 async def remove_items(redis, user_id, sku_ids):
     if sku_ids:
         await redis.hdel(cart_key(user_id), *[str(i) for i in sku_ids])
+
+
+async def sellable_sku(services, sku_id, count, *, check_stock=True) -> dict:
+    """The SKU, checked that a buyer may hold `count` of it (stock is not checked when lowering a count)."""
+    sku = (await load_skus(services, [sku_id])).get(sku_id)
+    check_can_sell(sku, sku_id, count if check_stock else 0)
+    if not check_stock:
+        sku = dict(sku, stock=MAX_COUNT_PER_ITEM)  # lowering a count needs no stock
+    return sku
+
+
+async def cart_lines(services, user_id) -> list:
+    """The cart as (sku, item) pairs by SKU id, with today's SKU data; SKUs gone from the catalog are left out."""
+    items = await read_cart(services.redis, user_id)
+    skus = await load_skus(services, items)
+    return [(skus[sku_id], items[sku_id]) for sku_id in sorted(items) if sku_id in skus]

@@ -1,16 +1,16 @@
-"""Paying orders through Alipay: the pay link, the signed page-pay URL, and (below) what Alipay tells us."""
-import hashlib
-import hmac
+"""What Alipay tells us about payments (notify, return, active query), and the background work
+that keeps orders and Alipay in step: closing overdue orders, reconciliation, refunds."""
 import json
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 
 from alipay.client import AlipayError
 from db import Q, is_duplicate_key, rows, run_transaction
-from store.money import money
-from store.orders import (AWAITING_PAYMENT, CLOSED, SELLER_NAME, SHANGHAI, close_in_transaction,
-                          order_changed_after_commit, utcnow)
+from store.clock import from_shanghai_text, utcnow
+from store.order_list import orders_changed_after_commit
+from store.order_status import close_order
+from store.status import AWAITING_PAYMENT, CLOSED
 
 log = logging.getLogger("dadashop.payments")
 
@@ -21,38 +21,11 @@ RECONCILE_EVERY = timedelta(minutes=5)
 ALIPAY_GRACE = timedelta(hours=1)
 
 
-def pay_link_signature(secret: str, order_id: str) -> str:
-    return hmac.new(secret.encode(), f"pay:{order_id}".encode(), hashlib.sha256).hexdigest()[:32]
-
-
-def pay_link(config, order_id: str) -> str:
-    """The `pay_url` handed to the buyer: our own link, which signs the Alipay page-pay URL when the
-    buyer actually goes to pay (fresh timestamp, and we learn that the cashier was opened)."""
-    return f"{config.base_url}/v1/orders/{order_id}/alipay?sig={pay_link_signature(config.jwt_secret, order_id)}"
-
-
-def check_pay_link(config, order_id: str, sig: str) -> bool:
-    return hmac.compare_digest(pay_link_signature(config.jwt_secret, order_id), sig or "")
-
-
-def pay_data(config, order) -> dict:
-    """The answer of create (POST 0) and pay (POST 1): always the order's stored total."""
-    return {"saller": SELLER_NAME, "total_amount": money(order["total_amount"]), "order_id": order["order_id"],
-            "pay_url": pay_link(config, order["order_id"])}
-
-
-def alipay_page_pay_url(alipay, config, order) -> str:
-    return alipay.page_pay_url(
-        out_trade_no=order["order_id"], total_amount=order["total_amount"],
-        subject=f"{SELLER_NAME}订单 {order['order_id']}", time_expire=order["pay_deadline"],
-        notify_url=f"{config.base_url}/v1/orders/success/", return_url=f"{config.base_url}/static/payResult.html")
-
-
-async def close_trade_best_effort(alipay, order_id):
+async def close_trade_best_effort(services, order_id):
     """Close the Alipay trade of a closed order so it can no longer be paid. Best effort: a trade
     that was never opened does not exist, and a payment that still slips through is refunded."""
     try:
-        await alipay.trade_close(order_id)
+        await services.alipay.trade_close(order_id)
     except Exception as exc:  # noqa: BLE001 - nothing here may fail the buyer's cancel
         log.info("closing Alipay trade %s failed: %s", order_id, exc)
 
@@ -74,15 +47,6 @@ def parse_amount(text):
         return None
 
 
-def alipay_time(text):
-    """Alipay's `yyyy-MM-dd HH:mm:ss` (Asia/Shanghai) as naive UTC; None when absent or malformed."""
-    try:
-        local = datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=SHANGHAI)
-    except (TypeError, ValueError):
-        return None
-    return local.astimezone(timezone.utc).replace(tzinfo=None)
-
-
 def check_statement(config, params) -> str | None:
     """Checks on a verified notify/return beyond the signature: ours (app id, seller)? None if fine."""
     if params.get("app_id") != config.alipay_app_id:
@@ -100,13 +64,13 @@ async def record_event(conn, *, source, params, verified, outcome, notify_id=Non
                          outcome=outcome, params=json.dumps(params, ensure_ascii=False), now=utcnow())
 
 
-async def record_unapplied(pool, *, source, params, verified, outcome):
+async def record_unapplied(services, *, source, params, verified, outcome):
     """A statement we do not act on (bad signature, not ours, ...), kept for the operator."""
-    async with pool.acquire() as conn:
+    async with services.pool.acquire() as conn:
         await record_event(conn, source=source, params=params, verified=verified, outcome=outcome)
 
 
-async def apply_payment(pool, *, source, params, notify_id=None) -> str:
+async def apply_payment(services, *, source, params, notify_id=None) -> str:
     """A verified Alipay statement that `out_trade_no` was paid (trade_no, total_amount, gmt_payment).
 
     In one transaction with the order row locked: awaiting payment → paid (1 → 2); paid already →
@@ -115,7 +79,7 @@ async def apply_payment(pool, *, source, params, notify_id=None) -> str:
     """
     order_id = params.get("out_trade_no") or ""
     amount = parse_amount(params.get("total_amount"))
-    paid_time = alipay_time(params.get("gmt_payment")) or utcnow()
+    paid_time = from_shanghai_text(params.get("gmt_payment")) or utcnow()
 
     async def work(conn):
         seen = notify_id and await Q.get_event_by_notify_id(conn, notify_id=notify_id)
@@ -129,7 +93,7 @@ async def apply_payment(pool, *, source, params, notify_id=None) -> str:
             outcome = WRONG_AMOUNT
         elif order["status"] == AWAITING_PAYMENT:
             await Q.mark_paid(conn, order_id=order_id, trade_no=params.get("trade_no"), paid_time=paid_time)
-            order_changed_after_commit(conn, order["user_id"])
+            orders_changed_after_commit(conn, services.redis, order["user_id"])
             outcome = PAID
         elif order["status"] == CLOSED:
             await Q.add_refund(conn, order_id=order_id, trade_no=params.get("trade_no") or "",
@@ -142,7 +106,7 @@ async def apply_payment(pool, *, source, params, notify_id=None) -> str:
         return outcome
 
     try:
-        return await run_transaction(pool, work)
+        return await run_transaction(services.pool, work)
     except Exception as exc:
         if notify_id and is_duplicate_key(exc):  # the same notify_id racing itself: the other one applied it
             return ALREADY_PAID
@@ -167,36 +131,36 @@ async def payment_from_query(alipay, order) -> dict | None:
             "gmt_payment": answer.get("send_pay_date"), "app_id": alipay.app_id}
 
 
-async def confirm_by_query(app, order, source) -> str | None:
+async def confirm_by_query(services, order, source) -> str | None:
     """The active query path (return page, reconciliation, timeout): apply a payment Alipay confirms."""
-    params = await payment_from_query(app.alipay, order)
+    params = await payment_from_query(services.alipay, order)
     if params is None:
         return None
-    outcome = await apply_payment(app.db, source=source, params=params)
+    outcome = await apply_payment(services, source=source, params=params)
     if outcome == LATE_PAYMENT:
-        await refund_due(app)
+        await refund_due(services)
     return outcome
 
 
 # ---------------------------------------------------------------- background work
 
-async def close_overdue_orders(app, limit=100) -> dict:
+async def close_overdue_orders(services, limit=100) -> dict:
     """Close orders unpaid past their deadline, stock returned — unless Alipay says they were paid.
 
     Correct with any number of processes: every step is conditional in the database.
     """
     counts = {"closed": 0, "paid": 0, "skipped": 0}
-    async with app.db.acquire() as conn:
+    async with services.pool.acquire() as conn:
         overdue = await rows(Q.overdue_orders(conn, now=utcnow(), limit=limit))
     for order in overdue:
         try:
-            if await confirm_by_query(app, order, "timeout_query") == PAID:
+            if await confirm_by_query(services, order, "timeout_query") == PAID:
                 counts["paid"] += 1
                 continue
             # closing the Alipay trade first means no payment can start after our check
-            closed = await app.alipay.trade_close(order["order_id"])
+            closed = await services.alipay.trade_close(order["order_id"])
             if closed.get("sub_code") == "ACQ.TRADE_STATUS_ERROR":
-                if await confirm_by_query(app, order, "timeout_query") == PAID:
+                if await confirm_by_query(services, order, "timeout_query") == PAID:
                     counts["paid"] += 1
                     continue
         except AlipayError as exc:
@@ -207,51 +171,48 @@ async def close_overdue_orders(app, limit=100) -> dict:
             # long past the deadline Alipay has closed the trade itself (time_expire); a payment
             # that still shows up later is refunded like any late payment
 
-        async def close(conn, order_id=order["order_id"]):
-            return await close_in_transaction(conn, order_id, "timeout")
-
-        if await run_transaction(app.db, close):
+        if await close_order(services, order["order_id"], "timeout"):
             counts["closed"] += 1
     return counts
 
 
-async def reconcile(app, limit=100) -> int:
+async def reconcile(services, limit=100) -> int:
     """Ask Alipay about orders whose buyer went to the cashier a while ago and that are still unpaid,
     so that a lost notify does not leave a paid order unpaid. Returns how many turned out paid."""
     now = utcnow()
     checked_before = now - RECONCILE_EVERY
-    async with app.db.acquire() as conn:
+    async with services.pool.acquire() as conn:
         waiting = await rows(Q.orders_at_the_cashier(conn, started_before=now - RECONCILE_AFTER, now=now,
                                                      checked_before=checked_before, limit=limit))
     paid = 0
     for order in waiting:
-        async with app.db.acquire() as conn:
+        async with services.pool.acquire() as conn:
             claimed = await Q.claim_reconcile(conn, order_id=order["order_id"], now=now,
                                               checked_before=checked_before)
         if not claimed:
             continue
         try:
-            if await confirm_by_query(app, order, "reconcile") == PAID:
+            if await confirm_by_query(services, order, "reconcile") == PAID:
                 paid += 1
         except AlipayError as exc:
             log.warning("reconcile %s: %s", order["order_id"], exc)
     return paid
 
 
-async def refund_due(app, limit=50) -> int:
+async def refund_due(services, limit=50) -> int:
     """Send the refunds we owe; a failure is retried later with backoff. Returns how many completed."""
-    async with app.db.acquire() as conn:
+    async with services.pool.acquire() as conn:
         due = await rows(Q.due_refunds(conn, now=utcnow(), limit=limit))
     done = 0
     for refund in due:
         try:
-            answer = await app.alipay.trade_refund(refund["order_id"], refund["amount"], refund["out_request_no"],
-                                                   refund_reason="订单已关闭, 款项原路退回")
+            answer = await services.alipay.trade_refund(refund["order_id"], refund["amount"],
+                                                        refund["out_request_no"], refund_reason="订单已关闭, 款项原路退回")
             ok = str(answer.get("code")) == "10000"
             result = json.dumps(answer, ensure_ascii=False)[:255]
         except AlipayError as exc:
             ok, result = False, f"unreachable: {exc}"[:255]
-        async with app.db.acquire() as conn:
+        async with services.pool.acquire() as conn:
             if ok:
                 done += await Q.finish_refund(conn, refund_id=refund["id"], result=result, now=utcnow())
             else:

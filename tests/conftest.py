@@ -8,7 +8,6 @@ sandbox are opened per test inside it.
 import dataclasses
 import json
 import os
-import socket
 import uuid
 from decimal import Decimal
 
@@ -23,22 +22,9 @@ import db
 from db import Q
 from store.auth import hash_password, make_token
 
-MYSQL_URL = os.environ.get("DADASHOP_TEST_MYSQL_URL", "mysql://root:@127.0.0.1:3306/")
-REDIS_URL = os.environ.get("DADASHOP_TEST_REDIS_URL", "redis://127.0.0.1:6379")
-ADMIN_KEY = "test-admin-key"
-PASSWORD = "secret123"
+from tests.helpers import ADMIN_KEY, PASSWORD, REDIS_URL, mysql_url_of
+
 PASSWORD_HASH = hash_password(PASSWORD)  # once per run: scrypt is slow on purpose
-
-
-def mysql_url_of(database_name):
-    """The URL of a database on the test MySQL server."""
-    return MYSQL_URL.rstrip("/") + "/" + database_name
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -95,7 +81,8 @@ def clean_database(url):
                            database=target.db, autocommit=True)
     try:
         with conn.cursor() as cur:
-            cur.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = %s", (target.db,))
+            cur.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = %s"
+                        " AND table_type = 'BASE TABLE'", (target.db,))  # sequences cannot be emptied
             tables = [row[0] for row in cur.fetchall() if row[0] != "schema_version"]
             cur.execute("SET FOREIGN_KEY_CHECKS = 0")
             for table in tables:
@@ -106,16 +93,21 @@ def clean_database(url):
 
 
 @pytest.fixture
-def app(io_loop, config):
-    """The real application with its own pools, bound to this test's IOLoop."""
+def services(io_loop, config):
+    """The process's resources (pools, clients, configuration) over emptied data, bound to this test's IOLoop."""
     import server
     clean_database(config.mysql_url)
     redis.Redis.from_url(config.redis_url).flushdb()
-    pool, redis_client = io_loop.run_sync(lambda: server.open_resources(config))
-    application = server.App(config, pool, redis_client, server.make_alipay_client(config))
-    yield application
-    io_loop.run_sync(application.wait_for_tasks)
-    io_loop.run_sync(lambda: server.close_resources(pool, redis_client))
+    made = io_loop.run_sync(lambda: server.open_services(config))
+    yield made
+    io_loop.run_sync(lambda: server.close_services(made))
+
+
+@pytest.fixture
+def app(services):
+    """The real application (pytest-tornado serves it on `http_port`)."""
+    import server
+    return server.App(services)
 
 
 class Api:
@@ -167,12 +159,12 @@ def api(http_server, base_url):
     client.client.close()
 
 
-class Store:
+class Shop:
     """Factories that write test data straight into the test database (fast, no scrypt per user)."""
 
-    def __init__(self, app):
-        self.app = app
-        self.pool = app.db
+    def __init__(self, services):
+        self.services = services
+        self.pool = services.pool
         self.counter = 0
 
     def unique(self, prefix):
@@ -189,7 +181,7 @@ class Store:
                                                  address="北京市东城区珍贝大厦", postcode="100010", tag="家",
                                                  is_default=1)
         return {"id": user_id, "username": username, "address_id": address_id,
-                "token": make_token(username, self.app.config.jwt_secret, user_id=user_id)}
+                "token": make_token(username, self.services.config.jwt_secret, user_id=user_id)}
 
     async def sku(self, *, price="100.00", stock=10, launched=True, attrs=(("颜色", "红色"),), name=None):
         async with self.pool.acquire() as conn:
@@ -203,7 +195,8 @@ class Store:
         return sku_id
 
     async def put_in_cart(self, user, sku_id, count=1, selected=1):
-        await self.app.redis.hset(f"cart_{user['id']}", str(sku_id), json.dumps({"count": count, "selected": selected}))
+        await self.services.redis.hset(f"cart_{user['id']}", str(sku_id),
+                                       json.dumps({"count": count, "selected": selected}))
 
     async def fetchone(self, sql, *args):
         async with self.pool.acquire() as conn:
@@ -224,5 +217,5 @@ class Store:
 
 
 @pytest.fixture
-def store(app):
-    return Store(app)
+def shop(services):
+    return Shop(services)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import config as config_module
 import db
-from tests.conftest import free_port
+from tests.helpers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "running-store-test-secret-0123456789abcdef"

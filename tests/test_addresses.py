@@ -6,8 +6,8 @@ NEW = {"receiver": "李四", "receiver_phone": "13700000000", "address": "上海
 
 
 @pytest.mark.gen_test
-async def test_first_address_is_default_and_default_comes_first(api, store):
-    user = await store.user(with_address=False)
+async def test_first_address_is_default_and_default_comes_first(api, shop):
+    user = await shop.user(with_address=False)
     path = f"/v1/users/{user['username']}/address"
     _, first = await api.post(path, json_body=NEW, token=user["token"])
     assert first["code"] == 200 and first["data"]["is_default"] is True
@@ -24,13 +24,13 @@ async def test_first_address_is_default_and_default_comes_first(api, store):
 
 
 @pytest.mark.gen_test
-async def test_soft_delete_keeps_the_row_and_passes_default_on(api, store):
-    user = await store.user()
+async def test_soft_delete_keeps_the_row_and_passes_default_on(api, shop):
+    user = await shop.user()
     path = f"/v1/users/{user['username']}/address"
     _, added = await api.post(path, json_body=NEW, token=user["token"])
     status, body = await api.delete(f"{path}/{user['address_id']}", token=user["token"])
     assert body["code"] == 200
-    row = await store.fetchone("SELECT is_alive FROM address WHERE id=%s", user["address_id"])
+    row = await shop.fetchone("SELECT is_alive FROM address WHERE id=%s", user["address_id"])
     assert row["is_alive"] == 0
     _, listed = await api.get(path, token=user["token"])
     assert [(a["id"], a["is_default"]) for a in listed["data"]] == [(added["data"]["id"], True)]
@@ -39,8 +39,8 @@ async def test_soft_delete_keeps_the_row_and_passes_default_on(api, store):
 
 
 @pytest.mark.gen_test
-async def test_another_users_address_book_is_out_of_reach(api, store):
-    owner, intruder = await store.user(), await store.user()
+async def test_another_users_address_book_is_out_of_reach(api, shop):
+    owner, intruder = await shop.user(), await shop.user()
     path = f"/v1/users/{owner['username']}/address"
     for method, kw in (("GET", {}), ("POST", {"json_body": NEW})):
         status, body = await api.request(method, path, token=intruder["token"], **kw)
@@ -49,16 +49,40 @@ async def test_another_users_address_book_is_out_of_reach(api, store):
     own_path = f"/v1/users/{intruder['username']}/address/{owner['address_id']}"
     _, body = await api.delete(own_path, token=intruder["token"])
     assert body["code"] == 50102
-    row = await store.fetchone("SELECT is_alive, is_default FROM address WHERE id=%s", owner["address_id"])
+    row = await shop.fetchone("SELECT is_alive, is_default FROM address WHERE id=%s", owner["address_id"])
     assert row == {"is_alive": 1, "is_default": 1}
 
 
 @pytest.mark.gen_test
 @pytest.mark.parametrize("change", [{"receiver_phone": "123"}, {"receiver": ""}, {"address": None},
                                     {"postcode": "abc"}, {"receiver": 5}])
-async def test_bad_address_is_400_and_adds_nothing(api, store, change):
-    user = await store.user(with_address=False)
+async def test_bad_address_is_400_and_adds_nothing(api, shop, change):
+    user = await shop.user(with_address=False)
     status, body = await api.post(f"/v1/users/{user['username']}/address", json_body=dict(NEW, **change),
                                   token=user["token"])
     assert status == 400 and body["code"] == 50109
-    assert (await store.fetchone("SELECT COUNT(*) AS n FROM address WHERE user_id=%s", user["id"]))["n"] == 0
+    assert (await shop.fetchone("SELECT COUNT(*) AS n FROM address WHERE user_id=%s", user["id"]))["n"] == 0
+
+
+@pytest.mark.gen_test
+async def test_edit_changes_the_book_not_the_orders_snapshot(api, shop):
+    from tests.helpers import buy_now
+    user = await shop.user()
+    sku = await shop.sku()
+    _, order = await buy_now(api, user, sku)
+    path = f"/v1/users/{user['username']}/address/{user['address_id']}"
+    status, edited = await api.put(path, json_body=dict(NEW, receiver="王五"), token=user["token"])
+    assert (status, edited["code"], edited["data"]["receiver"]) == (200, 200, "王五")
+    assert edited["data"]["is_default"] is True
+    snapshot = await shop.fetchone("SELECT receiver FROM order_info WHERE order_id=%s", order["data"]["order_id"])
+    assert snapshot["receiver"] == "张三"
+    status, bad = await api.put(path, json_body=dict(NEW, receiver_phone="123"), token=user["token"])
+    assert (status, bad["code"]) == (400, 50109)
+    _, unknown = await api.put(f"/v1/users/{user['username']}/address/999999", json_body=NEW, token=user["token"])
+    assert unknown["code"] == 50102
+    other = await shop.user()
+    status, _ = await api.put(f"/v1/users/{other['username']}/address/{other['address_id']}", json_body=NEW,
+                              token=user["token"])
+    assert status == 403
+    row = await shop.fetchone("SELECT receiver FROM address WHERE id=%s", other["address_id"])
+    assert row["receiver"] == "张三"

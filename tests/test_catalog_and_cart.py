@@ -5,9 +5,9 @@ import pytest
 
 
 @pytest.mark.gen_test
-async def test_catalog_lists_launched_skus_with_attributes(api, store):
-    shown = await store.sku(price="199.00", attrs=(("颜色", "红色"), ("尺寸", "15寸")))
-    hidden = await store.sku(launched=False)
+async def test_catalog_lists_launched_skus_with_attributes(api, shop):
+    shown = await shop.sku(price="199.00", attrs=(("颜色", "红色"), ("尺寸", "15寸")))
+    hidden = await shop.sku(launched=False)
     _, body = await api.get("/v1/goods/skus", params={"page_size": 50})
     ids = [s["id"] for s in body["data"]["skus"]]
     assert shown in ids and hidden not in ids and body["data"]["total"] == 1
@@ -23,9 +23,9 @@ async def test_catalog_lists_launched_skus_with_attributes(api, store):
 
 
 @pytest.mark.gen_test
-async def test_cart_add_select_change_and_delete(api, app, store):
-    user = await store.user()
-    a, b = await store.sku(stock=5), await store.sku(price="12.50")
+async def test_cart_add_select_change_and_delete(api, services, shop):
+    user = await shop.user()
+    a, b = await shop.sku(stock=5), await shop.sku(price="12.50")
     path = f"/v1/carts/{user['username']}"
     tok = user["token"]
     _, body = await api.post(path, json_body={"sku_id": a, "count": 2}, token=tok)
@@ -48,48 +48,48 @@ async def test_cart_add_select_change_and_delete(api, app, store):
     _, body = await api.delete(path, json_body={"sku_id": a}, token=tok)
     assert [i["id"] for i in body["data"]] == [b]
 
-    stored = await app.redis.hgetall(f"cart_{user['id']}")
+    stored = await services.redis.hgetall(f"cart_{user['id']}")
     assert json.loads(stored[str(b)]) == {"count": 1, "selected": 1}
 
 
 @pytest.mark.gen_test
-async def test_cart_refuses_bad_counts_and_unsellable_skus(api, app, store):
-    user = await store.user()
-    sku, off = await store.sku(stock=3), await store.sku(launched=False)
+async def test_cart_refuses_bad_counts_and_unsellable_skus(api, services, shop):
+    user = await shop.user()
+    sku, off = await shop.sku(stock=3), await shop.sku(launched=False)
     path, tok = f"/v1/carts/{user['username']}", user["token"]
     for payload in ({"sku_id": sku, "count": 0}, {"sku_id": sku, "count": -1}, {"sku_id": sku, "count": "2x"},
                     {"sku_id": sku, "count": 1.5}, {"sku_id": sku, "count": 100}, {"sku_id": "a", "count": 1},
                     {"count": 1}):
         status, body = await api.post(path, json_body=payload, token=tok)
-        assert status == 400 and body["code"] == 50109, payload
+        assert status == 400 and body["code"] == 30102, payload
     _, body = await api.post(path, json_body={"sku_id": sku, "count": 4}, token=tok)
-    assert body["code"] == 50103 and f"[{sku}]" in body["errmsg"]
+    assert body["code"] == 30103 and f"[{sku}]" in body["errmsg"]
     _, body = await api.post(path, json_body={"sku_id": off, "count": 1}, token=tok)
-    assert body["code"] == 50101
+    assert body["code"] == 30101
     _, body = await api.post(path, json_body={"sku_id": 999999, "count": 1}, token=tok)
-    assert body["code"] == 50101
+    assert body["code"] == 30101
     _, body = await api.post(path, json_body={"sku_id": sku, "count": 3}, token=tok)
     _, body = await api.put(path, json_body={"state": "add", "sku_id": sku}, token=tok)
-    assert body["code"] == 50103
+    assert body["code"] == 30103
     status, body = await api.put(path, json_body={"state": "explode", "sku_id": sku}, token=tok)
-    assert status == 400 and body["code"] == 50109
+    assert status == 400 and body["code"] == 30102
     _, body = await api.put(path, json_body={"state": "select", "sku_id": 999999}, token=tok)
-    assert body["code"] == 50101
-    assert await app.redis.hkeys(f"cart_{user['id']}") == [str(sku)]
+    assert body["code"] == 30101
+    assert await services.redis.hkeys(f"cart_{user['id']}") == [str(sku)]
 
 
 @pytest.mark.gen_test
-async def test_cart_is_own_user_only(api, store):
-    owner, other = await store.user(), await store.user()
+async def test_cart_is_own_user_only(api, shop):
+    owner, other = await shop.user(), await shop.user()
     status, body = await api.get(f"/v1/carts/{owner['username']}", token=other["token"])
     assert status == 403
 
 
 @pytest.mark.gen_test
-async def test_concurrent_adds_are_not_lost(api, store):
+async def test_concurrent_adds_are_not_lost(api, shop):
     import asyncio
-    user = await store.user()
-    sku = await store.sku(stock=50)
+    user = await shop.user()
+    sku = await shop.sku(stock=50)
     path = f"/v1/carts/{user['username']}"
     await asyncio.gather(*[api.post(path, json_body={"sku_id": sku, "count": 1}, token=user["token"])
                            for _ in range(20)])

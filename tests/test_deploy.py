@@ -26,7 +26,7 @@ from cryptography.x509.oid import NameOID
 from dockerfile_parse import DockerfileParser
 
 import config as config_module
-from tests.conftest import free_port
+from tests.helpers import free_port
 from tests.running import running_store
 
 ROOT = Path(__file__).resolve().parent.parent

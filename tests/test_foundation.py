@@ -38,12 +38,12 @@ def test_migrations_on_a_new_database_create_every_table(database_url):
         db.drop_database(target)
 
 
-def test_stock_can_never_go_negative(database_url, io_loop, store):
+def test_stock_can_never_go_negative(database_url, io_loop, shop):
     async def run():
-        sku = await store.sku(stock=1)
+        sku = await shop.sku(stock=1)
         with pytest.raises(pymysql.err.MySQLError):
-            await store.execute("UPDATE sku SET stock = stock - 2 WHERE id = %s", sku)
-        return (await store.fetchone("SELECT stock FROM sku WHERE id=%s", sku))["stock"]
+            await shop.execute("UPDATE sku SET stock = stock - 2 WHERE id = %s", sku)
+        return (await shop.fetchone("SELECT stock FROM sku WHERE id=%s", sku))["stock"]
     assert io_loop.run_sync(run) == 1
 
 

@@ -5,24 +5,20 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-P = "/v1/orders/processing/"
+from tests.helpers import P, create_order as create
 
-
-async def create(api, user, *, settlement_type=0, key=None, **extra):
-    body = {"status": 0, "address_id": user["address_id"], "settlement_type": settlement_type, **extra}
-    headers = {"Idempotency-Key": key} if key else None
-    return await api.post(P, json_body=body, token=user["token"], headers=headers)
+IPHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148"
 
 
 @pytest.mark.gen_test
-async def test_confirm_from_cart_selected_items_only(api, store):
-    user = await store.user()
-    a = await store.sku(price="199.00", attrs=(("颜色", "红色"), ("尺寸", "15寸")))
-    b = await store.sku(price="0.10")
-    c = await store.sku(price="5.00")
-    await store.put_in_cart(user, a, 2)
-    await store.put_in_cart(user, b, 3)
-    await store.put_in_cart(user, c, 1, selected=0)
+async def test_confirm_from_cart_selected_items_only(api, shop):
+    user = await shop.user()
+    a = await shop.sku(price="199.00", attrs=(("颜色", "红色"), ("尺寸", "15寸")))
+    b = await shop.sku(price="0.10")
+    c = await shop.sku(price="5.00")
+    await shop.put_in_cart(user, a, 2)
+    await shop.put_in_cart(user, b, 3)
+    await shop.put_in_cart(user, c, 1, selected=0)
     status, body = await api.get(P, params={"status": 0, "settlement_type": 0}, token=user["token"])
     assert status == 200 and body["code"] == 200
     data = body["data"]
@@ -37,9 +33,9 @@ async def test_confirm_from_cart_selected_items_only(api, store):
 
 
 @pytest.mark.gen_test
-async def test_confirm_buy_now_and_its_errors(api, store):
-    user = await store.user()
-    sku, off = await store.sku(price="12.00"), await store.sku(launched=False)
+async def test_confirm_buy_now_and_its_errors(api, shop):
+    user = await shop.user()
+    sku, off = await shop.sku(price="12.00"), await shop.sku(launched=False)
     q = {"status": 0, "settlement_type": 1}
     _, body = await api.get(P, params={**q, "sku_id": sku, "buy_num": 3}, token=user["token"])
     assert body["data"]["payment_amount"] == "46.00" and body["data"]["sku_list"][0]["count"] == 3
@@ -55,10 +51,10 @@ async def test_confirm_buy_now_and_its_errors(api, store):
 
 
 @pytest.mark.gen_test
-async def test_confirm_without_address_is_50100_and_still_lists_items(api, store):
-    user = await store.user(with_address=False)
-    sku = await store.sku()
-    await store.put_in_cart(user, sku)
+async def test_confirm_without_address_is_50100_and_still_lists_items(api, shop):
+    user = await shop.user(with_address=False)
+    sku = await shop.sku()
+    await shop.put_in_cart(user, sku)
     status, body = await api.get(P, params={"status": 0, "settlement_type": 0}, token=user["token"])
     assert status == 200 and body["code"] == 50100
     assert body["data"]["addresses"] == [] and [s["id"] for s in body["data"]["sku_list"]] == [sku]
@@ -68,8 +64,8 @@ async def test_confirm_without_address_is_50100_and_still_lists_items(api, store
 @pytest.mark.parametrize("method,params", [("GET", {"status": 9}), ("GET", {"status": "x"}), ("GET", {}),
                                            ("POST", {"status": 7}), ("POST", {"status": "zero"}),
                                            ("POST", {"status": None}), ("POST", {"status": True})])
-async def test_unknown_or_ill_typed_status_is_400(api, store, method, params):
-    user = await store.user()
+async def test_unknown_or_ill_typed_status_is_400(api, shop, method, params):
+    user = await shop.user()
     if method == "GET":
         status, body = await api.get(P, params=params, token=user["token"])
     else:
@@ -84,64 +80,72 @@ async def test_orders_need_a_login(api):
 
 
 @pytest.mark.gen_test
-async def test_create_from_cart_deducts_stock_snapshots_address_and_empties_only_bought_items(api, app, store):
-    user = await store.user()
-    a, b, c = await store.sku(price="199.00", stock=5), await store.sku(price="0.10", stock=5), await store.sku()
-    await store.put_in_cart(user, a, 2)
-    await store.put_in_cart(user, b, 3)
-    await store.put_in_cart(user, c, 1, selected=0)
+async def test_create_from_cart_deducts_stock_snapshots_address_and_empties_only_bought_items(api, services, shop):
+    user = await shop.user()
+    a, b, c = await shop.sku(price="199.00", stock=5), await shop.sku(price="0.10", stock=5), await shop.sku()
+    await shop.put_in_cart(user, a, 2)
+    await shop.put_in_cart(user, b, 3)
+    await shop.put_in_cart(user, c, 1, selected=0)
     status, body = await create(api, user)
     assert status == 200 and body["code"] == 200, body
     data = body["data"]
     assert data["saller"] == "达达商城" and data["total_amount"] == "408.30"
     order_id = data["order_id"]
     assert len(order_id) <= 64 and order_id.replace("_", "").isalnum()
-    assert data["pay_url"].startswith(app.config.base_url)
+    assert data["pay_url"].startswith(services.config.base_url)
 
-    order = await store.fetchone("SELECT * FROM order_info WHERE order_id=%s", order_id)
+    order = await shop.fetchone("SELECT * FROM order_info WHERE order_id=%s", order_id)
     assert (order["status"], order["total_count"], order["total_amount"], order["freight"]) == \
         (1, 5, Decimal("408.30"), Decimal("10.00"))
     assert (order["receiver"], order["receiver_mobile"], order["tag"]) == ("张三", "13600000000", "家")
     assert 1790 <= (order["pay_deadline"] - order["created_time"]).total_seconds() <= 1810
-    lines = await store.fetchall("SELECT sku_id, count, price FROM order_goods WHERE order_id=%s ORDER BY sku_id",
-                                 order_id)
+    lines = await shop.fetchall("SELECT sku_id, count, price FROM order_goods WHERE order_id=%s ORDER BY sku_id",
+                                order_id)
     assert [(r["sku_id"], r["count"], r["price"]) for r in lines] == [(a, 2, Decimal("199.00")),
                                                                       (b, 3, Decimal("0.10"))]
-    skus = {r["id"]: (r["stock"], r["sales"]) for r in await store.fetchall("SELECT id, stock, sales FROM sku")}
+    skus = {r["id"]: (r["stock"], r["sales"]) for r in await shop.fetchall("SELECT id, stock, sales FROM sku")}
     assert skus[a] == (3, 2) and skus[b] == (2, 3) and skus[c] == (10, 0)
-    assert await app.redis.hkeys(f"cart_{user['id']}") == [str(c)]
+    assert await services.redis.hkeys(f"cart_{user['id']}") == [str(c)]
 
     # the address snapshot survives a later change of the address book
-    await store.execute("UPDATE address SET receiver='改名' WHERE id=%s", user["address_id"])
+    await shop.execute("UPDATE address SET receiver='改名' WHERE id=%s", user["address_id"])
     _, listed = await api.get(P, params={"status": 1, "order_status": 0}, token=user["token"])
     assert listed["data"]["orders_list"][0]["address"]["receiver"] == "张三"
 
 
 @pytest.mark.gen_test
-async def test_pay_link_leads_to_the_signed_alipay_cashier_for_the_stored_total(api, app, store, sandbox):
-    user = await store.user()
-    sku = await store.sku(price="0.10")
+async def test_pay_link_leads_to_the_signed_alipay_cashier_for_the_stored_total(api, services, shop, sandbox):
+    user = await shop.user()
+    sku = await shop.sku(price="0.10")
     _, body = await create(api, user, settlement_type=1, sku_id=sku, buy_num=3)
-    status, _ = await api.get(body["data"]["pay_url"].replace(app.config.base_url, ""))
+    status, _ = await api.get(body["data"]["pay_url"].replace(services.config.base_url, ""))
     assert status == 302
-    response = await api.client.fetch(body["data"]["pay_url"].replace(app.config.base_url, api.base_url),
+    response = await api.client.fetch(body["data"]["pay_url"].replace(services.config.base_url, api.base_url),
                                       follow_redirects=False, raise_error=False)
     target = response.headers["Location"]
     assert target.startswith(sandbox.gateway_url)
     params = {k: v[0] for k, v in parse_qs(urlparse(target).query).items()}
     assert params["method"] == "alipay.trade.page.pay" and params["sign_type"] == "RSA2"
     assert '"total_amount":"10.30"' in params["biz_content"]
-    assert params["notify_url"] == app.config.base_url + "/v1/orders/success/"
+    assert params["notify_url"] == services.config.base_url + "/v1/orders/success/"
     # the sandbox accepts it: the cashier page opens and shows the amount
     cashier = await api.client.fetch(target, raise_error=False)
     assert cashier.code == 200 and "10.30" in cashier.body.decode()
     assert sandbox.trades[body["data"]["order_id"]]
-    started = await store.fetchone("SELECT pay_started_time FROM order_info WHERE order_id=%s",
-                                   body["data"]["order_id"])
+    started = await shop.fetchone("SELECT pay_started_time FROM order_info WHERE order_id=%s",
+                                  body["data"]["order_id"])
     assert started["pay_started_time"] is not None
+    # a phone's browser goes to Alipay's phone cashier (wap pay), for the same order and amount
+    phone = await api.client.fetch(body["data"]["pay_url"].replace(services.config.base_url, api.base_url),
+                                   follow_redirects=False, raise_error=False, headers={"User-Agent": IPHONE})
+    wap = {k: v[0] for k, v in parse_qs(urlparse(phone.headers["Location"]).query).items()}
+    assert wap["method"] == "alipay.trade.wap.pay" and '"product_code":"QUICK_WAP_WAY"' in wap["biz_content"]
+    assert '"total_amount":"10.30"' in wap["biz_content"] and '"quit_url":' in wap["biz_content"]
+    wap_cashier = await api.client.fetch(phone.headers["Location"], raise_error=False)
+    assert wap_cashier.code == 200 and "10.30" in wap_cashier.body.decode()
     # once the order is no longer payable, the link leads back to "my orders", not to the cashier
-    await store.execute("UPDATE order_info SET status=5 WHERE order_id=%s", body["data"]["order_id"])
-    response = await api.client.fetch(body["data"]["pay_url"].replace(app.config.base_url, api.base_url),
+    await shop.execute("UPDATE order_info SET status=5 WHERE order_id=%s", body["data"]["order_id"])
+    response = await api.client.fetch(body["data"]["pay_url"].replace(services.config.base_url, api.base_url),
                                       follow_redirects=False, raise_error=False)
     assert response.code == 302 and response.headers["Location"] == "/static/myOrders.html"
     # a forged link leads nowhere
@@ -150,11 +154,11 @@ async def test_pay_link_leads_to_the_signed_alipay_cashier_for_the_stored_total(
 
 
 @pytest.mark.gen_test
-async def test_create_errors_change_nothing(api, app, store):
-    user, other = await store.user(), await store.user()
-    sku = await store.sku(stock=2)
-    off = await store.sku(launched=False)
-    await store.put_in_cart(user, sku, 1)
+async def test_create_errors_change_nothing(api, services, shop):
+    user, other = await shop.user(), await shop.user()
+    sku = await shop.sku(stock=2)
+    off = await shop.sku(launched=False)
+    await shop.put_in_cart(user, sku, 1)
     cases = [
         ({"address_id": other["address_id"]}, 50102),      # someone else's address
         ({"address_id": 999999}, 50102),                   # unknown address
@@ -172,38 +176,38 @@ async def test_create_errors_change_nothing(api, app, store):
         assert status == 400 and body["code"] == 50109, bad
     status, body = await api.post(P, body="{not json", token=user["token"])
     assert status == 400 and body["code"] == 50109
-    await store.execute("UPDATE address SET is_alive=0 WHERE id=%s", user["address_id"])
+    await shop.execute("UPDATE address SET is_alive=0 WHERE id=%s", user["address_id"])
     _, body = await create(api, user)
     assert body["code"] == 50102
-    assert (await store.fetchone("SELECT COUNT(*) AS n FROM order_info"))["n"] == 0
-    assert (await store.fetchone("SELECT stock, sales FROM sku WHERE id=%s", sku)) == {"stock": 2, "sales": 0}
-    assert await app.redis.hkeys(f"cart_{user['id']}") == [str(sku)]
+    assert (await shop.fetchone("SELECT COUNT(*) AS n FROM order_info"))["n"] == 0
+    assert (await shop.fetchone("SELECT stock, sales FROM sku WHERE id=%s", sku)) == {"stock": 2, "sales": 0}
+    assert await services.redis.hkeys(f"cart_{user['id']}") == [str(sku)]
 
 
 @pytest.mark.gen_test
-async def test_first_short_sku_rolls_back_the_whole_order(api, store):
-    user = await store.user()
-    plenty, short = await store.sku(stock=10), await store.sku(stock=1)
-    await store.put_in_cart(user, plenty, 2)
-    await store.put_in_cart(user, short, 2)
+async def test_first_short_sku_rolls_back_the_whole_order(api, shop):
+    user = await shop.user()
+    plenty, short = await shop.sku(stock=10), await shop.sku(stock=1)
+    await shop.put_in_cart(user, plenty, 2)
+    await shop.put_in_cart(user, short, 2)
     _, body = await create(api, user)
     assert body["code"] == 50103 and f"[{short}]" in body["errmsg"]
-    rows = await store.fetchall("SELECT id, stock, sales FROM sku ORDER BY id")
+    rows = await shop.fetchall("SELECT id, stock, sales FROM sku ORDER BY id")
     assert [(r["stock"], r["sales"]) for r in rows] == [(10, 0), (1, 0)]
-    assert (await store.fetchone("SELECT COUNT(*) AS n FROM order_goods"))["n"] == 0
+    assert (await shop.fetchone("SELECT COUNT(*) AS n FROM order_goods"))["n"] == 0
 
 
 @pytest.mark.gen_test
-async def test_list_by_status_with_pagination_and_price_paid(api, store):
-    user, other = await store.user(), await store.user()
-    sku = await store.sku(price="50.00", stock=100, attrs=(("颜色", "蓝色"),))
+async def test_list_by_status_with_pagination_and_price_paid(api, shop):
+    user, other = await shop.user(), await shop.user()
+    sku = await shop.sku(price="50.00", stock=100, attrs=(("颜色", "蓝色"),))
     ids = []
     for _ in range(5):
         _, body = await create(api, user, settlement_type=1, sku_id=sku, buy_num=1)
         ids.append(body["data"]["order_id"])
     await create(api, other, settlement_type=1, sku_id=sku, buy_num=1)
-    await store.execute("UPDATE sku SET price = 99.00 WHERE id=%s", sku)  # today's price changes later
-    await store.execute("UPDATE order_info SET status=3 WHERE order_id=%s", ids[0])
+    await shop.execute("UPDATE sku SET price = 99.00 WHERE id=%s", sku)  # today's price changes later
+    await shop.execute("UPDATE order_info SET status=3 WHERE order_id=%s", ids[0])
 
     _, body = await api.get(P, params={"status": 1, "order_status": 0, "page_size": 2}, token=user["token"])
     data = body["data"]
@@ -226,7 +230,7 @@ async def test_list_by_status_with_pagination_and_price_paid(api, store):
 
 
 @pytest.mark.gen_test
-async def test_list_uses_a_bounded_number_of_queries(api, store, monkeypatch):
+async def test_list_uses_a_bounded_number_of_queries(api, shop, monkeypatch):
     """No N+1: the statements per page do not grow with orders or lines."""
     import aiomysql.cursors
     executed = []
@@ -236,8 +240,8 @@ async def test_list_uses_a_bounded_number_of_queries(api, store, monkeypatch):
         executed.append(query)
         return await real_execute(self, query, args)
 
-    user = await store.user()
-    skus = [await store.sku(stock=100) for _ in range(4)]
+    user = await shop.user()
+    skus = [await shop.sku(stock=100) for _ in range(4)]
 
     async def statements_for_one_page():
         executed.clear()
@@ -248,13 +252,13 @@ async def test_list_uses_a_bounded_number_of_queries(api, store, monkeypatch):
         return len(executed), body["data"]["orders_list"]
 
     for sku in skus:
-        await store.put_in_cart(user, sku, 1)
+        await shop.put_in_cart(user, sku, 1)
     await create(api, user)
     few, listed = await statements_for_one_page()
     assert len(listed) == 1 and len(listed[0]["order_sku"]) == 4
     for _ in range(12):
         for sku in skus:
-            await store.put_in_cart(user, sku, 1)
+            await shop.put_in_cart(user, sku, 1)
         await create(api, user)
     many, listed = await statements_for_one_page()
     assert len(listed) == 13 and all(len(o["order_sku"]) == 4 for o in listed)
@@ -262,9 +266,9 @@ async def test_list_uses_a_bounded_number_of_queries(api, store, monkeypatch):
 
 
 @pytest.mark.gen_test
-async def test_pay_confirm_receipt_and_cancel_follow_the_status_machine(api, store, sandbox):
-    user = await store.user()
-    sku = await store.sku(price="20.00", stock=10)
+async def test_pay_confirm_receipt_and_cancel_follow_the_status_machine(api, shop, sandbox):
+    user = await shop.user()
+    sku = await shop.sku(price="20.00", stock=10)
     _, body = await create(api, user, settlement_type=1, sku_id=sku, buy_num=2)
     order_id = body["data"]["order_id"]
 
@@ -276,22 +280,22 @@ async def test_pay_confirm_receipt_and_cancel_follow_the_status_machine(api, sto
 
     _, cancelled = await api.post(P, json_body={"status": 2, "order_id": order_id}, token=user["token"])
     assert cancelled["code"] == 200
-    row = await store.fetchone("SELECT status, close_reason FROM order_info WHERE order_id=%s", order_id)
+    row = await shop.fetchone("SELECT status, close_reason FROM order_info WHERE order_id=%s", order_id)
     assert row == {"status": 5, "close_reason": "cancel"}
-    assert (await store.fetchone("SELECT stock, sales FROM sku WHERE id=%s", sku)) == {"stock": 10, "sales": 0}
+    assert (await shop.fetchone("SELECT stock, sales FROM sku WHERE id=%s", sku)) == {"stock": 10, "sales": 0}
     _, twice = await api.post(P, json_body={"status": 2, "order_id": order_id}, token=user["token"])
     assert twice["code"] == 50107
     _, pay_closed = await api.post(P, json_body={"status": 1, "order_id": order_id}, token=user["token"])
     assert pay_closed["code"] == 50107
-    assert (await store.fetchone("SELECT stock FROM sku WHERE id=%s", sku))["stock"] == 10
+    assert (await shop.fetchone("SELECT stock FROM sku WHERE id=%s", sku))["stock"] == 10
 
     # shipped orders can be received, once
     _, body = await create(api, user, settlement_type=1, sku_id=sku, buy_num=1)
     second = body["data"]["order_id"]
-    await store.execute("UPDATE order_info SET status=3 WHERE order_id=%s", second)
+    await shop.execute("UPDATE order_info SET status=3 WHERE order_id=%s", second)
     _, got = await api.get(P, params={"status": 2, "order_id": second}, token=user["token"])
     assert got["code"] == 200
-    assert (await store.fetchone("SELECT status FROM order_info WHERE order_id=%s", second))["status"] == 4
+    assert (await shop.fetchone("SELECT status FROM order_info WHERE order_id=%s", second))["status"] == 4
     _, again = await api.get(P, params={"status": 2, "order_id": second}, token=user["token"])
     assert again["code"] == 50107
     _, cancel_done = await api.post(P, json_body={"status": 2, "order_id": second}, token=user["token"])
@@ -299,20 +303,20 @@ async def test_pay_confirm_receipt_and_cancel_follow_the_status_machine(api, sto
 
 
 @pytest.mark.gen_test
-async def test_pay_refuses_an_order_past_its_deadline(api, store):
-    user = await store.user()
-    sku = await store.sku()
+async def test_pay_refuses_an_order_past_its_deadline(api, shop):
+    user = await shop.user()
+    sku = await shop.sku()
     _, body = await create(api, user, settlement_type=1, sku_id=sku, buy_num=1)
-    await store.execute("UPDATE order_info SET pay_deadline = UTC_TIMESTAMP() - INTERVAL 1 SECOND "
-                        "WHERE order_id=%s", body["data"]["order_id"])
+    await shop.execute("UPDATE order_info SET pay_deadline = UTC_TIMESTAMP() - INTERVAL 1 SECOND "
+                       "WHERE order_id=%s", body["data"]["order_id"])
     _, late = await api.post(P, json_body={"status": 1, "order_id": body["data"]["order_id"]}, token=user["token"])
     assert late["code"] == 50107
 
 
 @pytest.mark.gen_test
-async def test_another_buyers_order_is_invisible_and_untouchable(api, store):
-    owner, intruder = await store.user(), await store.user()
-    sku = await store.sku(stock=10)
+async def test_another_buyers_order_is_invisible_and_untouchable(api, shop):
+    owner, intruder = await shop.user(), await shop.user()
+    sku = await shop.sku(stock=10)
     _, body = await create(api, owner, settlement_type=1, sku_id=sku, buy_num=1)
     order_id = body["data"]["order_id"]
     _, listed = await api.get(P, params={"status": 1, "order_status": 0}, token=intruder["token"])
@@ -330,28 +334,27 @@ async def test_another_buyers_order_is_invisible_and_untouchable(api, store):
     # the same answer as for an order that does not exist at all
     assert [b for _, b in answers] == [b for _, b in missing]
     assert all(b["code"] == 50106 for _, b in answers)
-    await store.execute("UPDATE order_info SET status=3 WHERE order_id=%s", order_id)
+    await shop.execute("UPDATE order_info SET status=3 WHERE order_id=%s", order_id)
     _, body = await api.get(P, params={"status": 2, "order_id": order_id}, token=intruder["token"])
     assert body["code"] == 50106
-    assert (await store.fetchone("SELECT status FROM order_info WHERE order_id=%s", order_id))["status"] == 3
+    assert (await shop.fetchone("SELECT status FROM order_info WHERE order_id=%s", order_id))["status"] == 3
     for bad_id in ("../x", "a" * 65, ""):
         status, body = await api.post(P, json_body={"status": 1, "order_id": bad_id}, token=intruder["token"])
         assert status == 400 and body["code"] == 50109
 
 
 @pytest.mark.gen_test
-async def test_same_idempotency_key_returns_the_same_order(api, store):
-    user = await store.user()
-    sku = await store.sku(stock=10)
-    await store.put_in_cart(user, sku, 2)
+async def test_same_idempotency_key_returns_the_same_order(api, shop):
+    user = await shop.user()
+    sku = await shop.sku(stock=10)
+    await shop.put_in_cart(user, sku, 2)
     _, first = await create(api, user, key="visit-1")
-    await store.put_in_cart(user, sku, 2)  # the cart is filled again; the repeat must not buy again
+    await shop.put_in_cart(user, sku, 2)  # the cart is filled again; the repeat must not buy again
     _, again = await create(api, user, key="visit-1")
     assert again["code"] == 200 and again["data"]["order_id"] == first["data"]["order_id"]
-    _, by_body = await api.post(P, json_body={"status": 0, "address_id": user["address_id"], "settlement_type": 0,
-                                              "request_id": "visit-1"}, token=user["token"])
+    _, by_body = await create(api, user, request_id="visit-1")
     assert by_body["data"]["order_id"] == first["data"]["order_id"]
-    assert (await store.fetchone("SELECT stock FROM sku WHERE id=%s", sku))["stock"] == 8
+    assert (await shop.fetchone("SELECT stock FROM sku WHERE id=%s", sku))["stock"] == 8
     _, other_key = await create(api, user, key="visit-2")
     assert other_key["data"]["order_id"] != first["data"]["order_id"]
     status, bad = await create(api, user, key="bad key with spaces")
@@ -359,33 +362,33 @@ async def test_same_idempotency_key_returns_the_same_order(api, store):
 
 
 @pytest.mark.gen_test(timeout=120)
-async def test_ten_parallel_submits_with_one_key_make_one_order(api, store):
-    user = await store.user()
-    sku = await store.sku(stock=100)
-    await store.put_in_cart(user, sku, 3)
+async def test_ten_parallel_submits_with_one_key_make_one_order(api, shop):
+    user = await shop.user()
+    sku = await shop.sku(stock=100)
+    await shop.put_in_cart(user, sku, 3)
     answers = await asyncio.gather(*[create(api, user, key="double-click") for _ in range(10)])
     codes = [body["code"] for _, body in answers]
     assert set(codes) <= {200, 50104} and 200 in codes, codes
     order_ids = {body["data"]["order_id"] for _, body in answers if body["code"] == 200}
     assert len(order_ids) == 1
-    assert (await store.fetchone("SELECT COUNT(*) AS n FROM order_info"))["n"] == 1
-    assert (await store.fetchone("SELECT stock, sales FROM sku WHERE id=%s", sku)) == {"stock": 97, "sales": 3}
+    assert (await shop.fetchone("SELECT COUNT(*) AS n FROM order_info"))["n"] == 1
+    assert (await shop.fetchone("SELECT stock, sales FROM sku WHERE id=%s", sku)) == {"stock": 97, "sales": 3}
 
 
 @pytest.mark.gen_test
-async def test_a_submit_releases_only_its_own_in_progress_lock(api, app, store, monkeypatch):
+async def test_a_submit_releases_only_its_own_in_progress_lock(api, services, shop, monkeypatch):
     """A request slower than the lock's TTL must not release the lock a later request holds."""
-    from store import orders
-    user = await store.user()
-    sku = await store.sku(stock=5)
+    from store import create_order as orders
+    user = await shop.user()
+    sku = await shop.sku(stock=5)
     lock_key = f"order_submit:{user['id']}:slow-key"
     real_create = orders._create_order
 
     async def slow_create(*args):
-        await app.redis.set(lock_key, "a-later-request")  # our lock expired and was taken meanwhile
+        await services.redis.set(lock_key, "a-later-request")  # our lock expired and was taken meanwhile
         return await real_create(*args)
 
     monkeypatch.setattr(orders, "_create_order", slow_create)
     _, body = await create(api, user, settlement_type=1, sku_id=sku, buy_num=1, key="slow-key")
     assert body["code"] == 200
-    assert await app.redis.get(lock_key) == "a-later-request"
+    assert await services.redis.get(lock_key) == "a-later-request"

@@ -17,7 +17,7 @@ from packaging.requirements import Requirement
 
 import config as config_module
 import db
-from tests.conftest import free_port
+from tests.helpers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())

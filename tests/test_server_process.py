@@ -1,4 +1,4 @@
-"""The server as a real process: forked workers sharing the port, graceful shutdown, demo store."""
+"""The server as a real process: forked workers sharing the port, graceful shutdown, demo shop."""
 import asyncio
 import json
 import os
@@ -15,7 +15,7 @@ from tornado.httpclient import AsyncHTTPClient
 
 import config as config_module
 import db
-from tests.conftest import free_port
+from tests.helpers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -96,5 +96,5 @@ def test_demo_store_loads_once_and_a_second_start_changes_nothing(server_db, red
         cur.execute("SELECT default_image_url FROM sku")
         images = {row[0] for row in cur.fetchall()}
     conn.close()
-    assert (skus, spus, demo_users, addresses) == (20, 5, 1, 1) and attrs >= 20
+    assert (skus, spus, demo_users, addresses) == (21, 6, 1, 1) and attrs >= 21
     assert all((ROOT / "static" / "images" / image).is_file() for image in images)

@@ -31,8 +31,8 @@ async def test_register_then_login(api):
 
 
 @pytest.mark.gen_test
-async def test_login_refuses_wrong_password_and_unknown_user(api, store):
-    user = await store.user()
+async def test_login_refuses_wrong_password_and_unknown_user(api, shop):
+    user = await shop.user()
     for username, password in ((user["username"], "wrong-password"), ("nobody_here", "secret123")):
         status, body = await api.post("/v1/tokens", json_body={"username": username, "password": password})
         assert status == 200 and body["code"] == 10102 and "token" not in body.get("data", {})
@@ -53,9 +53,9 @@ async def test_register_rejects_bad_input(api, payload):
 
 
 @pytest.mark.gen_test
-async def test_token_missing_expired_tampered_or_unknown_user_is_401(api, app, store):
-    user = await store.user()
-    secret = app.config.jwt_secret
+async def test_token_missing_expired_tampered_or_unknown_user_is_401(api, services, shop):
+    user = await shop.user()
+    secret = services.config.jwt_secret
     expired = jwt.encode({"username": user["username"], "exp": int(time.time()) - 10}, secret, algorithm="HS256")
     tampered = user["token"][:-2] + ("AA" if not user["token"].endswith("AA") else "BB")
     foreign = jwt.encode({"username": user["username"], "exp": int(time.time()) + 60},
@@ -70,22 +70,22 @@ async def test_token_missing_expired_tampered_or_unknown_user_is_401(api, app, s
 
 
 @pytest.mark.gen_test
-async def test_tokens_carry_the_user_id_and_tokens_of_the_contracts_shape_still_work(api, app, store):
-    user = await store.user()
+async def test_tokens_carry_the_user_id_and_tokens_of_the_contracts_shape_still_work(api, services, shop):
+    user = await shop.user()
     _, login = await api.post("/v1/tokens", json_body={"username": user["username"], "password": "secret123"})
-    claims = jwt.decode(login["data"]["token"], app.config.jwt_secret, algorithms=["HS256"])
+    claims = jwt.decode(login["data"]["token"], services.config.jwt_secret, algorithms=["HS256"])
     assert claims["username"] == user["username"] and claims["uid"] == user["id"]
     # {"username", "exp"} only, as the contract describes: the user is looked up by name
-    plain = jwt.encode({"username": user["username"], "exp": int(time.time()) + 60}, app.config.jwt_secret,
+    plain = jwt.encode({"username": user["username"], "exp": int(time.time()) + 60}, services.config.jwt_secret,
                        algorithm="HS256")
     for token in (login["data"]["token"], plain):
         status, body = await api.get(f"/v1/carts/{user['username']}", token=token)
         assert status == 200 and body["code"] == 200
     # a uid that is not an integer is ignored, never trusted: the user is the one named
-    other = await store.user()
-    sku = await store.sku()
-    await store.put_in_cart(user, sku)
+    other = await shop.user()
+    sku = await shop.sku()
+    await shop.put_in_cart(user, sku)
     odd = jwt.encode({"username": user["username"], "uid": str(other["id"]), "exp": int(time.time()) + 60},
-                     app.config.jwt_secret, algorithm="HS256")
+                     services.config.jwt_secret, algorithm="HS256")
     status, body = await api.get(f"/v1/carts/{user['username']}", token=odd)
     assert status == 200 and [item["id"] for item in body["data"]] == [sku]

@@ -1,0 +1,126 @@
+"""A buyer's orders, page by page, and the Redis cache in front of them.
+
+Order lists are read far more often than orders change. A rendered page is cached in Redis under
+the buyer's current "orders version", a random token replaced after the commit of every change to
+the buyer's orders (create, pay, ship, receive, cancel, timeout close). A page cached under an
+older version is never served; a lost version key (eviction, restart) only means misses. The
+database stays the truth: a miss reads it, and the TTL bounds what a hand edit in the database
+(which changes no version) can leave stale.
+"""
+import secrets
+
+from db import Q, after_commit, rows
+
+LIST_CACHE_TTL = 60
+ORDERS_VERSION_TTL = 24 * 3600
+
+
+async def list_orders(services, user_id, order_status, page, page_size) -> dict:
+    """One page, newest first: {"orders": [order row + "lines"], "total", "page", "page_size"}.
+
+    Two queries whatever the number of orders and lines (three for a page past the end, which must
+    still tell the total).
+    """
+    async with services.pool.acquire() as conn:
+        orders = await rows(Q.list_orders_page(conn, user_id=user_id, order_status=order_status,
+                                               limit=page_size, offset=(page - 1) * page_size))
+        if orders:
+            total = orders[0]["total"]
+            orders = await with_lines(conn, orders)
+        elif order_status == 0:
+            total = await Q.count_orders(conn, user_id=user_id)
+        else:
+            total = await Q.count_orders_in_status(conn, user_id=user_id, status=order_status)
+    return {"orders": orders, "total": total, "page": page, "page_size": page_size}
+
+
+async def list_all_orders(services, status, page, page_size) -> dict:
+    """The merchant's list: every buyer's orders (of one status, or all for 0), newest first, with
+    lines; the same shape as list_orders, each order also naming its buyer."""
+    async with services.pool.acquire() as conn:
+        orders = await rows(Q.list_all_orders_page(conn, status=status, limit=page_size,
+                                                   offset=(page - 1) * page_size))
+        if orders:
+            total = orders[0]["total"]
+            orders = await with_lines(conn, orders)
+        else:
+            total = await Q.count_all_orders(conn, status=status)
+    return {"orders": orders, "total": total, "page": page, "page_size": page_size}
+
+
+async def order_for_merchant(services, order_id) -> dict | None:
+    """One order with its lines, what Alipay told us about it, and its refunds; None if unknown."""
+    async with services.pool.acquire() as conn:
+        order = await Q.get_order_for_merchant(conn, order_id=order_id)
+        if order is None:
+            return None
+        [order] = await with_lines(conn, [order])
+        order["events"] = await rows(Q.events_of_order(conn, order_id=order_id))
+        order["refunds"] = await rows(Q.refunds_of_order(conn, order_id=order_id))
+    return order
+
+
+async def with_lines(conn, orders) -> list:
+    """The orders, each with its "lines" (sale attributes included), in one query."""
+    line_rows = await rows(Q.get_lines_with_attrs_of_orders(conn, order_ids=[o["order_id"] for o in orders]))
+    # one row per line and sale attribute: fold the attributes into their line
+    lines_of_order, line_by_key = {}, {}
+    for row in line_rows:
+        key = (row["order_id"], row["sku_id"])
+        line = line_by_key.get(key)
+        if line is None:
+            line = line_by_key[key] = {"sku_id": row["sku_id"], "name": row["name"], "image": row["default_image_url"],
+                                       "price": row["price"], "count": row["count"], "attr_names": [],
+                                       "attr_vals": []}
+            lines_of_order.setdefault(row["order_id"], []).append(line)
+        if row["attr_name"] is not None:
+            line["attr_names"].append(row["attr_name"])
+            line["attr_vals"].append(row["attr_value"])
+    return [dict(o, lines=lines_of_order.get(o["order_id"], [])) for o in orders]
+
+
+# ---------------------------------------------------------------- the cache
+
+# A buyer's version and pages share the hash tag {u<id>}: on a Redis Cluster they live in one slot,
+# so reading the version and a page is still one MGET.
+def orders_version_key(user_id) -> str:
+    return f"orders_version:{{u{user_id}}}"
+
+
+def order_list_key(user_id, order_status, page, page_size) -> str:
+    return f"order_list:{{u{user_id}}}:{order_status}:{page}:{page_size}"
+
+
+def orders_changed(redis, user_id):
+    """The buyer's orders changed (committed): every cached page of theirs is stale.
+
+    Returns the command: await it on a client; on a pipeline it is queued with the others."""
+    return redis.set(orders_version_key(user_id), secrets.token_hex(8), ex=ORDERS_VERSION_TTL)
+
+
+def orders_changed_after_commit(conn, redis, user_id):
+    """Inside a transaction that changed an order of `user_id`: a new version once committed."""
+    if user_id is not None:
+        after_commit(conn, lambda: orders_changed(redis, user_id))
+
+
+async def cached_page(redis, user_id, order_status, page, page_size) -> tuple[str | None, str]:
+    """(the cached text of this page if it is current, else None; the version to store a fresh one under).
+
+    Read the version BEFORE the database: a change committed meanwhile replaces it, so a page
+    stored under it can only be served if nothing changed since.
+    """
+    version, cached = await redis.mget([orders_version_key(user_id),
+                                        order_list_key(user_id, order_status, page, page_size)])
+    if version is None:  # first read, or the key was lost: start a version (another reader may win)
+        await redis.set(orders_version_key(user_id), secrets.token_hex(8), nx=True, ex=ORDERS_VERSION_TTL)
+        return None, await redis.get(orders_version_key(user_id))
+    if cached is not None:
+        cached_version, _, text = cached.partition("|")
+        if cached_version == version:
+            return text, version
+    return None, version
+
+
+async def cache_page(redis, user_id, order_status, page, page_size, version, text):
+    await redis.set(order_list_key(user_id, order_status, page, page_size), f"{version}|{text}", ex=LIST_CACHE_TTL)

@@ -1,0 +1,134 @@
+"""Plain unit tests of the pure parts (no database, no Redis, no server)."""
+import re
+from datetime import datetime
+from decimal import Decimal
+
+import pytest
+
+import db
+from handlers.base import int_param, str_param
+from handlers import views
+from store import status
+from store.auth import check_pay_link_signature, pay_link_signature
+from store.clock import from_shanghai_text, shanghai_time_text
+from store.create_order import order_id_at
+from store.errors import BAD_PARAMS, UNKNOWN_SKU, BusinessError, OutOfStock
+from store.money import money
+from store.settle import Line, lines_of, totals
+
+
+@pytest.mark.parametrize("value,text", [(Decimal("1"), "1.00"), ("0.105", "0.11"), ("0.104", "0.10"),
+                                        (Decimal("5009"), "5009.00"), (0, "0.00"), ("199.995", "200.00")])
+def test_money_is_two_places_rounded_half_up(value, text):
+    assert money(value) == text
+
+
+def test_order_ids_are_16_digits_below_2_to_the_53_and_valid_out_trade_nos():
+    """The seed's shape (yyMMddHHmm + 6 digits of the sequence number); the sequence itself is tested
+    against the database in test_original_pages.py."""
+    ids = [order_id_at(datetime(2026, 12, 1, 9, 5, 59), n) for n in (1, 999_999, 1_000_000, 1_000_001, 123_456_789)]
+    assert ids == ["2612010905000001", "2612010905999999", "2612010905000000", "2612010905000001",
+                   "2612010905456789"]
+    last = order_id_at(datetime(2089, 12, 31, 23, 59), 999_999)
+    assert all(re.fullmatch(r"\d{16}", i) and int(i) < 2 ** 53 for i in ids + [last])
+    assert all(re.fullmatch(r"[A-Za-z0-9_]{1,64}", i) for i in ids)
+
+
+def test_status_machine_allows_only_the_contract_moves():
+    allowed = {(frm, to) for frm, to in status.TRANSITIONS.values()}
+    assert allowed == {(1, 2), (1, 5), (2, 3), (3, 4)}
+    assert status.can("pay", 1) and not status.can("pay", 5) and not status.can("ship", 1)
+    assert [s for s in range(1, 6) if status.is_paid(s)] == [2, 3, 4]
+
+
+def test_shanghai_times_round_trip_through_utc():
+    stored = datetime(2019, 11, 18, 3, 50, 46)  # naive UTC
+    assert shanghai_time_text(stored) == "2019-11-18 11:50:46"
+    assert from_shanghai_text("2019-11-18 11:50:46") == stored
+    assert from_shanghai_text("yesterday") is None and from_shanghai_text(None) is None
+
+
+def test_pay_link_signature_is_per_order_and_per_secret():
+    sig = pay_link_signature("secret", "A1")
+    assert check_pay_link_signature("secret", "A1", sig)
+    assert not check_pay_link_signature("secret", "A2", sig)
+    assert not check_pay_link_signature("other", "A1", sig)
+    assert not check_pay_link_signature("secret", "A1", "")
+
+
+@pytest.mark.parametrize("value,expected", [(5, 5), ("5", 5), (" 12 ", 12), ("-3", -3)])
+def test_int_param_accepts_integers_and_digit_strings(value, expected):
+    assert int_param(value, "n") == expected
+
+
+@pytest.mark.parametrize("value", [True, 1.5, "1.5", "x", "１２", "9" * 19, [], {}])
+def test_int_param_refuses_everything_else_with_400(value):
+    with pytest.raises(BusinessError) as caught:
+        int_param(value, "n")
+    assert (caught.value.code, caught.value.http_status) == (BAD_PARAMS, 400) and "n" in caught.value.errmsg
+
+
+def test_int_param_bounds_and_defaults():
+    assert int_param(None, "n", required=False, default=3) == 3
+    for bad in (0, 51):
+        with pytest.raises(BusinessError):
+            int_param(bad, "n", minimum=1, maximum=50)
+
+
+def test_str_param_strips_checks_length_and_pattern():
+    assert str_param("  ab  ", "s") == "ab"
+    assert str_param("", "s", required=False, default="d") == "d"
+    for bad in (5, "x" * 6, "abc!"):
+        with pytest.raises(BusinessError):
+            str_param(bad, "s", max_length=5, pattern=re.compile(r"[a-z]+"))
+
+
+def sku(sku_id, price="10.00", launched=1):
+    return {"id": sku_id, "price": Decimal(price), "name": f"n{sku_id}", "default_image_url": "x.svg",
+            "is_launched": launched, "attr_names": ["颜色"], "attr_vals": ["红色"]}
+
+
+def test_lines_are_sorted_by_sku_id_and_totals_add_freight():
+    lines = lines_of({9: 1, 3: 2}, {3: sku(3, "0.10"), 9: sku(9, "199.00")})
+    assert [line.sku_id for line in lines] == [3, 9]
+    sums = totals(lines, Decimal("10.00"))
+    assert (sums.count, sums.goods, sums.payment) == (3, Decimal("199.20"), Decimal("209.20"))
+
+
+@pytest.mark.parametrize("skus", [{}, {3: sku(3, launched=0)}])
+def test_an_unknown_or_off_shelf_sku_is_50101_naming_it(skus):
+    with pytest.raises(BusinessError) as caught:
+        lines_of({3: 1}, skus)
+    assert caught.value.code == UNKNOWN_SKU and "[3]" in caught.value.errmsg
+
+
+def test_out_of_stock_names_the_sku():
+    error = OutOfStock(42)
+    assert (error.code, error.errmsg, error.sku_id) == (50103, "商品[42]库存不足", 42)
+
+
+def test_order_line_view_keeps_the_contract_field_names():
+    line = Line(4, 2, Decimal("199.00"), "红袖添香", "2.jpg", ["颜色"], ["红色"])
+    assert views.order_line(line.sku_id, line.name, line.image, line.price, line.count, line.attr_names,
+                            line.attr_vals) == {
+        "id": 4, "name": "红袖添香", "default_image_url": "2.jpg", "price": "199.00", "count": 2,
+        "total_amount": "398.00", "sku_sale_attr_names": ["颜色"], "sku_sale_attr_vals": ["红色"]}
+
+
+def test_compound_transaction_renames_parameters_per_statement_and_drops_comments():
+    sql, params = db.compound_transaction([("UPDATE t SET a = %(a)s;", {"a": 1}),
+                                           ("-- a comment line\nUPDATE t SET a = %(a)s", {"a": 2})])
+    assert sql.startswith("BEGIN NOT ATOMIC START TRANSACTION;") and sql.endswith("COMMIT; END")
+    assert "%(a__0)s" in sql and "%(a__1)s" in sql and "a comment line" not in sql
+    assert params == {"a__0": 1, "a__1": 2}
+
+
+def test_the_deduct_fragment_is_sql_with_named_parameters():
+    text = db.read_fragment("deduct_stock_or_signal")
+    assert "--" not in text and "%(count)s" in text and "%(errno)s" in text and ":count" not in text
+
+
+def test_expand_lists_gives_one_placeholder_per_element():
+    sql, params = db.expand_lists("WHERE id IN %(ids)s AND x = %(x)s", {"ids": [1, 2], "x": 3})
+    assert sql == "WHERE id IN (%(ids__0)s, %(ids__1)s) AND x = %(x)s"
+    assert params == {"ids__0": 1, "ids__1": 2, "x": 3}
