@@ -294,8 +294,8 @@ def test_dockerfile_builds_the_package_on_the_pinned_requirements_and_runs_unpri
     final_stage = steps[max(i for i, (name, _) in enumerate(steps) if name == "FROM"):]
     copies = [value for name, value in final_stage if name == "COPY"]
     runs = [value for name, value in final_stage if name == "RUN"]
-    assert copies[0] == "requirements.txt /tmp/requirements.txt"  # the lock, in a layer of its own
-    assert runs.index("pip install --no-cache-dir -r /tmp/requirements.txt") < min(
+    assert copies[0] == "requirements.lock /tmp/requirements.lock"  # the lock, in a layer of its own
+    assert runs.index("pip install --no-cache-dir --require-hashes -r /tmp/requirements.lock") < min(
         i for i, run in enumerate(runs) if "/tmp/wheels/*.whl" in run)
     assert any("--no-deps /tmp/wheels/*.whl" in run for run in runs)
     user = [value for name, value in final_stage if name == "USER"]

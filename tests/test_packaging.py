@@ -2,6 +2,7 @@
 in a fresh virtualenv gives a `dadashop` command that migrates and serves outside the checkout."""
 import fnmatch
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -43,6 +44,17 @@ def test_declared_dependencies_are_the_pinned_runtime_requirements_and_admit_the
         assert declared[name].contains(version), f"{name}=={version} is outside {declared[name]}"
 
 
+def test_the_hash_lock_pins_the_same_versions_with_hashes():
+    """requirements.lock (scripts/lock.sh) is requirements.txt's pins plus dependencies, each with hashes."""
+    text = (ROOT / "requirements.lock").read_text()
+    entry = r"^([A-Za-z0-9_.-]+)==([^ \\]+) \\\n((?:    --hash=sha256:[0-9a-f]{64}(?: \\)?\n)+)"
+    entries = re.findall(entry, text, re.M)
+    locked = {Requirement(f"{name}=={version}").name.lower(): version for name, version, _ in entries}
+    assert len(entries) == len(re.findall(r"^[A-Za-z0-9]", text, re.M))  # every requirement line has hashes
+    pins = pinned("requirements.txt")
+    assert {name: locked.get(name) for name in pins} == pins, "run scripts/lock.sh"
+
+
 def test_every_module_and_package_of_the_service_is_packaged():
     modules = {p.stem for p in ROOT.glob("*.py")}
     assert set(SETUPTOOLS["py-modules"]) == modules
@@ -82,9 +94,8 @@ def wait_for_http(url, proc, timeout=60):
     raise AssertionError(f"{url} did not answer")
 
 
-@pytest.mark.slow
-def test_pip_install_in_a_fresh_venv_migrates_and_serves_outside_the_checkout(tmp_path, package_db, redis_url):
-    # install from a copy of the tracked (and new, unignored) files, so the build leaves nothing in the tree
+def copy_of_the_tree(tmp_path):
+    """The tracked (and new, unignored) files, so that a build leaves nothing in the checkout."""
     source = tmp_path / "source"
     files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
                            capture_output=True, check=True).stdout.decode().split("\0")
@@ -92,11 +103,35 @@ def test_pip_install_in_a_fresh_venv_migrates_and_serves_outside_the_checkout(tm
         if (ROOT / name).is_file():
             (source / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, source / name)
+    return source
+
+
+def fresh_venv(tmp_path):
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    install = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q",
-                              "--disable-pip-version-check", str(source)], capture_output=True, text=True)
-    assert install.returncode == 0, install.stderr
+    return venv
+
+
+def pip(venv, *args):
+    result = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "--disable-pip-version-check", *args],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+@pytest.mark.slow
+def test_the_hash_lock_installs_and_satisfies_the_package(tmp_path):
+    """What deploy/Dockerfile does: the locked files (hashes checked), then the package without resolving."""
+    source, venv = copy_of_the_tree(tmp_path), fresh_venv(tmp_path)
+    pip(venv, "install", "-q", "--require-hashes", "-r", str(ROOT / "requirements.lock"))
+    pip(venv, "install", "-q", "--no-deps", str(source))
+    assert "No broken requirements found" in pip(venv, "check")
+
+
+@pytest.mark.slow
+def test_pip_install_in_a_fresh_venv_migrates_and_serves_outside_the_checkout(tmp_path, package_db, redis_url):
+    source, venv = copy_of_the_tree(tmp_path), fresh_venv(tmp_path)
+    pip(venv, "install", "-q", str(source))
     dadashop = str(venv / "bin" / "dadashop")
     elsewhere = tmp_path / "elsewhere"  # no checkout on sys.path: only the installed files can serve
     elsewhere.mkdir()
