@@ -118,6 +118,8 @@ class BaseHandler(tornado.web.RequestHandler):
                         "request_id": getattr(self, "request_id", None)}, status_code)
         else:
             reason = self._reason
+            if status_code == 405:  # RFC 9110: say which methods the resource has
+                self.set_header("Allow", ", ".join(self.allowed_methods() + ["OPTIONS"]))
             if isinstance(exc, tornado.web.HTTPError) and exc.log_message and status_code == 400:
                 reason = exc.log_message % exc.args if exc.args else exc.log_message
             self.reply({"code": status_code, "errmsg": reason}, status_code)

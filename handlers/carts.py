@@ -31,7 +31,7 @@ class CartHandler(BaseHandler):
     async def put(self, username):
         self.check_own_username(username)
         state = self.json_body().get("state")
-        if state not in PUT_STATES:
+        if not isinstance(state, str) or state not in PUT_STATES:
             raise bad_params(f"参数 state 必须是 {'/'.join(sorted(PUT_STATES))} 之一")
         redis, user_id = self.services.redis, self.user["id"]
         if state in ("selectall", "unselectall"):
