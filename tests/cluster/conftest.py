@@ -6,7 +6,9 @@ skip, with the reason, when the cluster's packages (galera-4, mariadb-backup, ha
 are missing and cannot be installed here (not root, no apt).
 """
 import os
+import random
 import re
+import socket
 import subprocess
 import tempfile
 import time
@@ -73,6 +75,24 @@ class Cluster:
         return pids
 
 
+def free_block():
+    """The first port of a block of 100 free loopback ports, starting at a random place in 24000-39900."""
+    for _ in range(50):
+        base = random.randrange(24000, 40000, 100)
+        if all(port_free(p) for p in range(base, base + 100)):
+            return base
+    raise AssertionError("no block of 100 free ports")
+
+
+def port_free(port):
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def parse_urls(text):
     return dict(line.split("=", 1) for line in text.splitlines() if re.match(r"[A-Z_]+_URL=", line))
 
@@ -83,7 +103,10 @@ def cluster():
     directory = Path(tempfile.mkdtemp(prefix="dcl-"))
     directory.rmdir()  # cluster.sh makes it (and refuses a folder it did not make)
     # every instance sweeps every 2 s (the jobs test), against an Alipay gateway nobody listens on
+    # a random block of ports, so that two test runs on one machine do not take the same one the
+    # moment the other's `down` frees it
     env = dict(os.environ, CLUSTER_DIR=str(directory), DADASHOP_JWT_SECRET=JWT_SECRET,
+               CLUSTER_BASE_PORT=str(free_block()),
                DADASHOP_RATE_LIMITS="0", DADASHOP_SWEEP_INTERVAL="2", ALIPAY_GATEWAY="http://127.0.0.1:9/gateway.do")
     env.pop("DADASHOP_PUBLIC_URL", None)
     missing = subprocess.run([str(SCRIPT), "prerequisites"], cwd=ROOT, env=env, capture_output=True, text=True)
