@@ -57,9 +57,9 @@ def test_the_hash_lock_pins_the_same_versions_with_hashes():
 
 def test_every_module_and_package_of_the_service_is_packaged():
     modules = {p.stem for p in ROOT.glob("*.py")}
-    assert set(SETUPTOOLS["py-modules"]) == modules
+    assert set(SETUPTOOLS["py-modules"]) == modules, "pyproject.toml [tool.setuptools] py-modules"
     python_packages = {p.parent.name for p in ROOT.glob("*/__init__.py")} - {"tests", "loadtest"}
-    assert python_packages <= set(SETUPTOOLS["packages"])
+    assert python_packages <= set(SETUPTOOLS["packages"]), "pyproject.toml [tool.setuptools] packages"
     assert {"sql", "static"} <= set(SETUPTOOLS["packages"])
 
 
@@ -71,7 +71,7 @@ def test_package_data_globs_cover_every_data_file(package):
              if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".py"]
     assert files
     missing = [f for f in files if not any(fnmatch.fnmatch(f, g) and f.count("/") == g.count("/") for g in globs)]
-    assert not missing
+    assert not missing, "pyproject.toml [tool.setuptools.package-data]"
 
 
 @pytest.fixture
