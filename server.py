@@ -17,7 +17,6 @@ import time
 
 import pymysql
 import redis
-import redis.asyncio
 import redis.asyncio.retry
 import redis.backoff
 import tornado.httpclient
@@ -29,14 +28,17 @@ import tornado.web
 import config as config_module
 import db
 import jobs
+import redis_client as redis_client_module
 from alipay.client import AlipayClient
 from handlers.addresses import AddressHandler, AddressListHandler
-from handlers.admin import ShipOrderHandler
+from handlers.admin import AdminOrderHandler, AdminOrderListHandler, ShipOrderHandler
 from handlers.base import NotFoundHandler
 from handlers.carts import CartHandler
-from handlers.goods import SkuHandler, SkuListHandler
+from handlers.goods import (GoodsDetailHandler, GoodsIndexHandler, GoodsSkuHandler, SkuHandler, SkuListHandler,
+                            SpuHandler, SpuListHandler)
 from handlers.health import HealthHandler, ReadyHandler
 from handlers.orders import OrderProcessingHandler, PayLinkHandler
+from handlers.openapi import SWAGGER_UI_DIR, DocsHandler, OpenApiHandler
 from handlers.payments import PaymentResultHandler
 from handlers.urls import ORDER_ID, PAY_LINK, PAYMENT_RESULT
 from handlers.users import TokensHandler, UsersHandler
@@ -65,11 +67,21 @@ class App(tornado.web.Application):
             (rf"/v1/users/{USERNAME}/address/(\d{{1,10}})/?", AddressHandler),
             (r"/v1/goods/skus/?", SkuListHandler),
             (r"/v1/goods/skus/(\d{1,10})/?", SkuHandler),
+            (r"/v1/goods/spus/?", SpuListHandler),
+            (r"/v1/goods/spus/(\d{1,10})/?", SpuHandler),
+            (r"/v1/goods/index/?", GoodsIndexHandler),  # the original pages' catalog
+            (r"/v1/goods/detail/(\d{1,10})/?", GoodsDetailHandler),
+            (r"/v1/goods/sku/?", GoodsSkuHandler),
             (rf"/v1/carts/{USERNAME}/?", CartHandler),
             (r"/v1/orders/processing/?", OrderProcessingHandler),
             (PAYMENT_RESULT + "?", PaymentResultHandler),
             (PAY_LINK.format(f"({ORDER_ID})"), PayLinkHandler),
+            (r"/v1/admin/orders/?", AdminOrderListHandler),
+            (rf"/v1/admin/orders/({ORDER_ID})/?", AdminOrderHandler),
             (rf"/v1/admin/orders/({ORDER_ID})/ship/?", ShipOrderHandler),
+            (r"/openapi.json", OpenApiHandler),
+            (r"/docs/?", DocsHandler),
+            (r"/docs/static/(.*)", tornado.web.StaticFileHandler, {"path": SWAGGER_UI_DIR}),
             (r"/", tornado.web.RedirectHandler, {"url": "/static/index.html"}),
         ]
         super().__init__(routes, static_path=STATIC_DIR, default_handler_class=NotFoundHandler, **settings)
@@ -89,19 +101,21 @@ async def open_services(config) -> Services:
     pool = await db.create_pool(config.mysql, maxsize=config.mysql_pool_size,
                                 connect_timeout=config.mysql_connect_timeout,
                                 statement_timeout=config.mysql_statement_timeout)
-    return Services(pool=pool, redis=make_redis_client(config), alipay=make_alipay_client(config), config=config)
+    return Services(pool=pool, redis=await make_redis_client(config), alipay=make_alipay_client(config),
+                    config=config)
 
 
-def make_redis_client(config):
-    return redis.asyncio.Redis.from_url(
-        config.redis_url, decode_responses=True,
-        socket_timeout=config.redis_timeout, socket_connect_timeout=config.redis_timeout,
-        # a pooled connection idle this long is pinged before use: a Redis restarted meanwhile
-        # costs a reconnect, not a failed request
-        health_check_interval=5,
+async def make_redis_client(config):
+    options = dict(socket_timeout=config.redis_timeout, socket_connect_timeout=config.redis_timeout,
+                   # a pooled connection idle this long is pinged before use: a Redis restarted
+                   # meanwhile costs a reconnect, not a failed request
+                   health_check_interval=5)
+    if not redis_client_module.is_cluster(config.redis_url):  # a cluster client retries by its own rules
         # one immediate retry on a fresh connection when a pooled one turns out dead; none after
         # a timeout (a frozen Redis would only double the wait)
-        retry=redis.asyncio.retry.Retry(redis.backoff.NoBackoff(), 1, supported_errors=(redis.ConnectionError,)))
+        options["retry"] = redis.asyncio.retry.Retry(redis.backoff.NoBackoff(), 1,
+                                                     supported_errors=(redis.ConnectionError,))
+    return await redis_client_module.connect(config.redis_url, **options)
 
 
 async def close_services(services, *, timeout=30):
@@ -131,9 +145,7 @@ def check_services(config):
     for name in applied:
         log.info("migration applied: %s", name)
     try:
-        client = redis.Redis.from_url(config.redis_url, socket_connect_timeout=3)
-        client.ping()
-        client.close()
+        redis_client_module.ping(config.redis_url)
     except redis.RedisError as exc:
         raise SystemExit(f"error: cannot reach Redis at {config.redis_url}: {exc}\n"
                          "Is it running? Set DADASHOP_REDIS_URL to point elsewhere.")

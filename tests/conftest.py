@@ -81,7 +81,8 @@ def clean_database(url):
                            database=target.db, autocommit=True)
     try:
         with conn.cursor() as cur:
-            cur.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = %s", (target.db,))
+            cur.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = %s"
+                        " AND table_type = 'BASE TABLE'", (target.db,))  # sequences cannot be emptied
             tables = [row[0] for row in cur.fetchall() if row[0] != "schema_version"]
             cur.execute("SET FOREIGN_KEY_CHECKS = 0")
             for table in tables:

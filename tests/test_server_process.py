@@ -1,13 +1,8 @@
 """The server as a real process: forked workers sharing the port, graceful shutdown, demo shop."""
 import asyncio
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
-import urllib.request
-from pathlib import Path
 
 import pymysql
 import pytest
@@ -16,9 +11,7 @@ from tornado.simple_httpclient import HTTPStreamClosedError
 
 import config as config_module
 import db
-from tests.helpers import free_port
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers import ROOT, start_server
 
 
 @pytest.fixture
@@ -26,26 +19,6 @@ def server_db(database_url):
     url = database_url + "_proc"
     yield url
     db.drop_database(config_module.parse_mysql_url(url))
-
-
-def start_server(db_url, redis_url, *args, **env_extra):
-    port = free_port()
-    env = dict(os.environ, DADASHOP_MYSQL_URL=db_url, DADASHOP_REDIS_URL=redis_url, DADASHOP_PORT=str(port),
-               DADASHOP_JWT_SECRET="process-test-secret-of-enough-length", **env_extra)
-    proc = subprocess.Popen([sys.executable, "server.py", *args], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:  # ready when it answers HTTP (the port is bound earlier)
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/goods/skus", timeout=1) as answer:
-                if answer.status == 200:
-                    return proc, port
-        except OSError:
-            if proc.poll() is not None:
-                raise AssertionError(proc.stdout.read())
-            time.sleep(0.1)
-    proc.kill()
-    raise AssertionError("server did not start")
 
 
 @pytest.mark.gen_test(timeout=120)
@@ -91,8 +64,8 @@ async def test_sigterm_lets_requests_in_flight_finish_across_workers(server_db, 
 async def test_a_request_stuck_past_the_drain_time_does_not_hold_the_exit(server_db, redis_url):
     """DADASHOP_DRAIN_TIME bounds a shutdown even when a request never ends on its own (here: held in
     the database far longer than the drain time)."""
-    proc, port = start_server(server_db, redis_url, "--no-jobs", DADASHOP_DRAIN_TIME="3",
-                              DADASHOP_MYSQL_STATEMENT_TIMEOUT="60")
+    proc, port = start_server(server_db, redis_url, "--no-jobs",
+                              extra_env={"DADASHOP_DRAIN_TIME": "3", "DADASHOP_MYSQL_STATEMENT_TIMEOUT": "60"})
     target = config_module.parse_mysql_url(server_db)
     holder = pymysql.connect(host=target.host, port=target.port, user=target.user, password=target.password,
                              database=target.db, autocommit=True)
@@ -151,5 +124,5 @@ def test_demo_store_loads_once_and_a_second_start_changes_nothing(server_db, red
         cur.execute("SELECT default_image_url FROM sku")
         images = {row[0] for row in cur.fetchall()}
     conn.close()
-    assert (skus, spus, demo_users, addresses) == (20, 5, 1, 1) and attrs >= 20
+    assert (skus, spus, demo_users, addresses) == (21, 6, 1, 1) and attrs >= 21
     assert all((ROOT / "static" / "images" / image).is_file() for image in images)

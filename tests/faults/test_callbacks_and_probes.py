@@ -102,8 +102,8 @@ async def test_with_redis_gone_every_committed_change_is_answered_200(api, servi
     shipped = body["data"]["order_id"]
     await shop.execute("UPDATE order_info SET status=3 WHERE order_id=%s", shipped)
     real_redis = services.redis
-    services.redis = server.make_redis_client(dataclasses.replace(services.config,
-                                                                  redis_url=f"redis://127.0.0.1:{free_port()}/0"))
+    services.redis = await server.make_redis_client(dataclasses.replace(
+        services.config, redis_url=f"redis://127.0.0.1:{free_port()}/0"))
     try:
         status, created = await buy_now(api, user, sku, 2, key="redis-gone-1")
         assert (status, created["code"]) == (200, 200), created
@@ -134,6 +134,6 @@ def test_fault_settings_come_from_the_environment():
                                 env_file="/nonexistent")
     assert (chosen.mysql_connect_timeout, chosen.mysql_statement_timeout, chosen.redis_timeout,
             chosen.retry_after, chosen.drain_time) == (1.5, 8.0, 0.25, 5, 30.0)
-    for bad in ("0", "-1", "soon"):
+    for bad in ("0", "-1", "soon"):  # (tests/test_config.py tries more)
         with pytest.raises(config_module.ConfigError, match="DADASHOP_DRAIN_TIME"):
             config_module.load(environ={"DADASHOP_DRAIN_TIME": bad}, env_file="/nonexistent")
