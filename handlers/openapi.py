@@ -23,7 +23,8 @@ BUSINESS_CODES = {
     50100: "the buyer has no shipping address (the items still come in data)",
     50101: "nothing to settle: empty selection, unknown/off-shelf SKU, bad buy_num",
     50102: "shipping address invalid", 50103: "stock insufficient (errmsg names the SKU)",
-    50104: "the same submission is already in progress", 50105: "payment not confirmed (yet)",
+    50104: "no longer sent: a repeat of a submission in progress waits for it and gets its order",
+    50105: "payment not confirmed (yet)",
     50106: "order not found (also someone else's)", 50107: "the order's status does not allow this",
     50108: "illegal access: a payment callback that does not verify (HTTP 400)",
     50109: "invalid parameters (HTTP 400; 413 when the body is too large)",
@@ -202,7 +203,7 @@ def paths() -> dict:
             obj(["status", "order_id"], status={"enum": [1, 2]}, order_id=ORDER_ID),
         ]}),
         "responses": answers({"anyOf": [envelope(ref("PayData")), envelope()]},
-                             50101, 50102, 50103, 50104, 50106, 50107, 50110, 50112, 50113, http=(401,)),
+                             50101, 50102, 50103, 50106, 50107, 50110, 50112, 50113, http=(401,)),
     }
     return {
         "/v1/users": {"post": {
