@@ -11,7 +11,6 @@ import logging
 from datetime import datetime, timedelta
 
 import pymysql
-from redis import RedisError
 
 from db import Q, is_duplicate_key, read_fragment, run_compound_transaction
 from store import cart
@@ -22,6 +21,7 @@ from store.order_list import orders_changed
 from store.settle import CART, lines_of, totals, wanted_items
 from store.sold_out import first_sold_out, mark_sold_out
 from store.status import AWAITING_PAYMENT
+from store.unavailable import REDIS_FAILURES
 
 log = logging.getLogger("dadashop.orders")
 
@@ -187,7 +187,7 @@ async def best_effort(step, what):
     """A Redis step that only saves work (sold-out marks): when Redis fails, the database decides."""
     try:
         return await step
-    except (RedisError, OSError) as exc:
+    except REDIS_FAILURES as exc:
         log.warning("%s skipped: %s", what, exc)
         return None
 
@@ -198,7 +198,7 @@ async def after_create_best_effort(services, user_id, bought_sku_ids):
     background for about half a minute (a repeat with the same key never buys twice meanwhile)."""
     try:
         await _clean_up(services.redis, user_id, bought_sku_ids)
-    except (RedisError, OSError) as exc:
+    except REDIS_FAILURES as exc:
         log.warning("after-create clean-up for buyer %s failed (%s): retrying in the background", user_id, exc)
         task = services.spawn(_retry_clean_up(services.redis, user_id, bought_sku_ids))
         task.set_name(BEST_EFFORT_TASK)  # a shutdown does not wait for it
@@ -217,6 +217,6 @@ async def _retry_clean_up(redis, user_id, bought_sku_ids):
         await asyncio.sleep(delay)
         try:
             return await _clean_up(redis, user_id, bought_sku_ids)
-        except (RedisError, OSError):
+        except REDIS_FAILURES:
             continue
     log.error("after-create clean-up for buyer %s given up: cart may still hold SKUs %s", user_id, bought_sku_ids)

@@ -15,9 +15,19 @@ UNAVAILABLE = 50111
 MYSQL_UNAVAILABLE = {1053, 1205, 1213, 1927, 1969, 2002, 2003, 2006, 2013, 2055}
 
 
+# Redis errors of that kind: no connection, no answer in time, and a Redis Cluster between masters
+# (a failover: the cluster is down, try again, a demoted master refusing writes, a slot not served)
+REDIS_UNAVAILABLE = (redis.ConnectionError, redis.TimeoutError, redis.exceptions.ClusterError,
+                     redis.exceptions.TryAgainError, redis.exceptions.ReadOnlyError,
+                     redis.exceptions.SlotNotCoveredError)
+# what a best-effort Redis step may meet (it is logged and skipped): any Redis error, and the
+# cluster client's own exceptions, which are not RedisErrors
+REDIS_FAILURES = (redis.RedisError, redis.exceptions.RedisClusterException, OSError)
+
+
 def is_unavailable(exc) -> bool:
     """True when `exc` means a dependency is down or too slow (answer 503), not a bug (500)."""
-    if isinstance(exc, (redis.ConnectionError, redis.TimeoutError)):
+    if isinstance(exc, REDIS_UNAVAILABLE):
         return True
     if isinstance(exc, pymysql.err.InterfaceError):  # a connection closed under the request
         return True
