@@ -198,8 +198,10 @@ async def after_create_best_effort(services, user_id, bought_sku_ids):
     background for about half a minute (a repeat with the same key never buys twice meanwhile)."""
     try:
         await _clean_up(services.redis, user_id, bought_sku_ids)
-    except REDIS_FAILURES as exc:
-        log.warning("after-create clean-up for buyer %s failed (%s): retrying in the background", user_id, exc)
+    except Exception as exc:  # noqa: BLE001 - committed: nothing here may turn the answer into an error
+        # (not only Redis errors: redis-py's cluster pipeline has been seen to raise AttributeError
+        # while a replica is promoted)
+        log.warning("after-create clean-up for buyer %s failed (%r): retrying in the background", user_id, exc)
         task = services.spawn(_retry_clean_up(services.redis, user_id, bought_sku_ids))
         task.set_name(BEST_EFFORT_TASK)  # a shutdown does not wait for it
 
@@ -217,6 +219,6 @@ async def _retry_clean_up(redis, user_id, bought_sku_ids):
         await asyncio.sleep(delay)
         try:
             return await _clean_up(redis, user_id, bought_sku_ids)
-        except REDIS_FAILURES:
+        except Exception:  # noqa: BLE001 - as above
             continue
     log.error("after-create clean-up for buyer %s given up: cart may still hold SKUs %s", user_id, bought_sku_ids)
