@@ -292,6 +292,7 @@ def test_the_merchant_ships_and_the_buyer_sees_the_tracking_number(shopper, back
     shopper.wait_text(f"{card} .admin-details", "TRADE_SUCCESS")
     assert "没有退款" in shopper.text_of(f"{card} .admin-details")
     assert shopper.find(f"{card} .show-details").get_attribute("aria-expanded") == "true"
+    assert shopper.horizontal_overflow() <= 0, "the merchant page scrolls sideways"
     shopper.full_shot(f"98-{tag(size)}-merchant-shipped-with-payment-events")
     shopper.driver.refresh()  # the key is kept for the tab
     shopper.visible(card)

@@ -288,13 +288,14 @@ def test_pages_fit_a_phone_screen(shopper, backend):
     first, second = pick_skus(backend, 2)
     backend.add_to_cart(buyer, first["id"])
     backend.add_to_cart(buyer, second["id"])
-    backend.create_order(buyer, first["id"])
+    unpaid = backend.create_order(buyer, first["id"])
     shopper.resize(PHONE)
     shopper.log_in_with_token(buyer)
 
     pages = [("/static/index.html", ".product", "50-phone-product-list"),
              (f"/static/product.html?id={first['spu_id']}", "#add-cart", "56-phone-product-page"),
              ("/static/admin.html", "#admin-key", "57-phone-merchant-key"),
+             (f"/static/order.html?id={unpaid['order_id']}", "#countdown", "58-phone-order-page"),
              ("/static/cart.html", ".line", "51-phone-cart"),
              ("/static/orderConfirm.html?settlement_type=0", "#sku-lines .line", "52-phone-order-confirm"),
              ("/static/myOrders.html", ".order", "53-phone-my-orders"),
