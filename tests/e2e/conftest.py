@@ -336,8 +336,8 @@ class Backend:
         when missing. Returns (spu_id, [sku ids in the variants' order])."""
         catalog_id = None
         if category:
-            catalog_id = self.sql("INSERT INTO catalog (name) VALUES (%s) ON DUPLICATE KEY UPDATE id=LAST_INSERT_ID(id)",
-                                  category)
+            catalog_id = self.sql("INSERT INTO catalog (name) VALUES (%s) "
+                                  "ON DUPLICATE KEY UPDATE id=LAST_INSERT_ID(id)", category)
         spu_id = self.sql("INSERT INTO spu (name, caption, catalog_id) VALUES (%s, %s, %s)", name, caption, catalog_id)
         attr_ids = {}
         for sort, attr in enumerate(variants[0][3]):
