@@ -313,3 +313,53 @@ def test_the_merchant_ships_and_the_buyer_sees_the_tracking_number(shopper, back
     shopper.click("#forget-key")
     shopper.visible("#admin-key")
     assert shopper.driver.execute_script("return sessionStorage.getItem('dashop_admin_key')") is None
+
+
+def test_the_product_selector_by_keyboard(shopper, backend):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+    name = f"帆布包 {uuid.uuid4().hex[:6]}"
+    buyer = backend.buyer()
+    spu_id, (red, white, black) = backend.new_product(name, [
+        ("80.00", 4, "bag_red.svg", {"颜色": "红色"}),
+        ("81.00", 0, "bag_blue.svg", {"颜色": "白色"}),   # sold out: the arrow keys pass over it
+        ("82.00", 4, "bag_black.svg", {"颜色": "黑色"}),
+    ])
+    shopper.log_in_with_token(buyer)
+    shopper.open(f"/static/product.html?id={spu_id}")
+    shopper.until(lambda: chosen_sku(shopper) == str(red), "红色 not chosen")
+    assert not value_enabled(shopper, 0, "白色")
+    legend = shopper.find("#selectors fieldset legend").text
+    assert legend == "颜色"
+    shopper.driver.execute_script("document.querySelector('#selectors input:checked').focus()")
+    ActionChains(shopper.driver).send_keys(Keys.ARROW_RIGHT).perform()
+    shopper.until(lambda: chosen_sku(shopper) == str(black), "the arrow key did not move to 黑色")
+    focused = shopper.driver.switch_to.active_element
+    assert focused.get_attribute("name") == "attr-0" and focused.get_attribute("value") == "黑色"
+    assert shopper.text_of("#sku-price") == "¥82.00"
+    assert shopper.url.endswith(f"?id={spu_id}&sku={black}")  # a reload or a shared link keeps the choice
+    for _ in range(6):  # on to 立即购买 by Tab, then Enter
+        ActionChains(shopper.driver).send_keys(Keys.TAB).perform()
+        if shopper.driver.switch_to.active_element.get_attribute("id") == "buy-now":
+            break
+    ActionChains(shopper.driver).send_keys(Keys.ENTER).perform()
+    shopper.wait_url(f"/static/orderConfirm.html?settlement_type=1&sku_id={black}&buy_num=1")
+
+
+def test_a_sale_that_closes_before_the_order_is_explained(shopper, backend):
+    buyer = backend.buyer()
+    name = f"秒杀台灯 {uuid.uuid4().hex[:4]}"
+    spu_id, (sku_id,) = backend.new_product(name, [("29.90", 20, "cup_green.svg", {"颜色": "绿色"})])
+    backend.flash_sale(sku_id, starts_in=-timedelta(hours=1), lasts=timedelta(hours=2))
+    shopper.log_in_with_token(buyer)
+    shopper.open(f"/static/orderConfirm.html?settlement_type=1&sku_id={sku_id}&buy_num=1")
+    shopper.visible(f'#sku-lines .line[data-sku-id="{sku_id}"]')
+    shopper.until(lambda: shopper.find("#go-pay").is_enabled(), "确认并付款 stays disabled")
+
+    backend.flash_sale(sku_id, starts_in=-timedelta(hours=2), lasts=timedelta(hours=1))  # over meanwhile
+    shopper.click("#go-pay")
+    shopper.wait_url("/static/payment.html?")
+    message = shopper.wait_text("#notice", "结束")
+    assert f"「{name} 绿色」的抢购已于" in message and "商品[" not in message
+    assert shopper.find("#back-cart").get_attribute("href").endswith("/static/index.html")
+    assert backend.orders(buyer) == []
