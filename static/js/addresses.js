@@ -1,16 +1,14 @@
-/* addresses.html: the address book — list, add (with the province/city/district picker), delete, and
- * make one the default: GET|POST /v1/users/<username>/address, PUT .../address/<id> (make default),
- * DELETE .../address/<id>.
- *
- * There is no edit button: the API cannot change an address yet, and editing by deleting and adding
- * again behind the buyer's back is not offered. The form is ready for it (fillForm takes a stored
- * address apart again); the button comes with the API. */
+/* addresses.html: the address book — list, add and edit (with the province/city/district picker,
+ * pre-filled from the stored address when editing), delete, and make one the default:
+ * GET|POST /v1/users/<username>/address, PUT .../address/<id> (with the address fields: edit; without:
+ * make it the default), DELETE .../address/<id>. */
 (function (Shop, Region) {
   "use strict";
   var $ = Shop.$;
   var esc = Shop.esc;
   var MAX_ADDRESSES = 20;
   var addresses = [];
+  var editing = null;  // the address being edited, or null when adding
 
   Shop.header("addresses");
   if (!Shop.requireLogin()) { return; }
@@ -24,6 +22,7 @@
       (a.is_default ? '<span class="tag default">默认</span>' : "") +
       (a.tag ? '<span class="tag">' + esc(a.tag) + "</span>" : "") +
       '<div class="actions">' +
+      '<button type="button" class="btn link edit" aria-label="编辑 ' + esc(a.receiver) + ' 的地址">编辑</button>' +
       (a.is_default ? "" : '<button type="button" class="btn link make-default">设为默认</button>') +
       '<button type="button" class="btn link delete">删除</button></div>' +
       '<div class="text">' + esc(a.address) + (a.postcode ? ' <span class="muted small">' + esc(a.postcode) + "</span>" : "") +
@@ -47,20 +46,40 @@
   }
 
   function openForm() {
+    editing = null;
+    $("#form-title").textContent = "新增收货地址";
     $("#address-form").reset();
     picker.reset();
     $("#addr-error").textContent = "";
     $("#addr-default").checked = !addresses.length;
+    $("#addr-default").disabled = false;
     $("#form-section").hidden = false;
     $("#addr-receiver").focus();
   }
 
-  function closeForm() {
-    $("#form-section").hidden = true;
-    $("#add-address").focus();
+  /* Edit: the form filled from the stored address (the region picker set from its text). The default
+   * address stays the default (another one is made the default by 设为默认 on that one). */
+  function openEdit(address, button) {
+    editing = address;
+    $("#form-title").textContent = "修改收货地址";
+    $("#address-form").reset();
+    $("#addr-error").textContent = "";
+    $("#form-section").hidden = false;
+    fillForm(address).then(function () {
+      $("#addr-default").disabled = !!address.is_default;
+      $("#addr-receiver").focus();
+    }, function () { $("#addr-error").textContent = "地区数据加载失败，请刷新页面重试"; });
+    closeForm.back = button;
   }
 
-  /* A stored address back into the form (for editing, once the API can change an address). */
+  function closeForm() {
+    $("#form-section").hidden = true;
+    var back = editing && closeForm.back && document.contains(closeForm.back) ? closeForm.back : $("#add-address");
+    editing = null;
+    back.focus();
+  }
+
+  /* A stored address back into the form, for editing. */
   function fillForm(address) {
     return picker.ready.then(function () {
       var parts = Region.split(picker.data, address.address);
@@ -102,15 +121,19 @@
     if (checked.problem) { return; }
     var button = $("#save-address");
     button.disabled = true;
-    Shop.api("POST", baseUrl, {body: checked.form}).then(function (body) {
+    var request = editing ? Shop.api("PUT", baseUrl + "/" + editing.id, {body: checked.form})
+      : Shop.api("POST", baseUrl, {body: checked.form});
+    var wasEditing = !!editing;
+    request.then(function (body) {
       button.disabled = false;
       if (body.code !== 200) {
         $("#addr-error").textContent = body.code === 50109 ? "地址信息有误：" + body.errmsg :
           body.code === 50102 ? body.errmsg : Shop.message(body);
         return;
       }
-      Shop.toast("收货地址已保存");
+      Shop.toast(wasEditing ? "收货地址已修改" : "收货地址已保存");
       Shop.notice("");
+      editing = null;
       closeForm();
       return load();
     }).catch(function (error) { button.disabled = false; Shop.failed(error); });
@@ -122,7 +145,9 @@
     var id = Number(button.closest(".address-card").getAttribute("data-address-id"));
     var address = addresses.filter(function (a) { return a.id === id; })[0];
     if (!address) { return; }
-    if (button.classList.contains("make-default")) {
+    if (button.classList.contains("edit")) {
+      openEdit(address, button);
+    } else if (button.classList.contains("make-default")) {
       button.disabled = true;
       Shop.api("PUT", baseUrl + "/" + id).then(function (body) {
         if (body.code !== 200) { Shop.notice(Shop.message(body)); button.disabled = false; return; }

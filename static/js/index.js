@@ -1,85 +1,91 @@
-/* index.html: the product list (GET /v1/goods/skus), add to cart, buy now. */
+/* index.html: the product list, one card per product (GET /v1/goods/spus?page=&page_size=&q=&category=):
+ * price range, image, stock; a search box and the category filter from the answer's `categories`.
+ * Search, category and page live in the URL (?q=&category=&page=), so reload and Back keep them.
+ * A card leads to the product page, where sizes and colours are chosen. */
 (function (Shop) {
   "use strict";
   var $ = Shop.$;
   var esc = Shop.esc;
   var PAGE_SIZE = 12;
-  var names = {};  // sku id → name, for messages
 
   Shop.header("index");
 
-  function card(sku, baseUrl) {
-    names[sku.id] = sku.name;
-    var soldOut = sku.stock <= 0;
-    var stock = soldOut ? "已售罄" : (sku.stock <= 5 ? "仅剩 " + sku.stock + " 件" : "库存 " + sku.stock);
-    return '<div class="product" data-sku-id="' + sku.id + '">' +
-      '<img src="' + esc(Shop.image(baseUrl, sku.default_image_url)) + '" alt="' + esc(sku.name) + '" loading="lazy">' +
-      '<div class="name">' + esc(sku.name) + "</div>" +
-      '<div class="caption">' + esc(sku.caption || "") + "</div>" +
-      '<div class="meta"><span class="price">' + esc(Shop.money(sku.price)) + "</span>" +
-      '<span class="stock' + (sku.stock <= 5 ? " low" : "") + '">' + esc(stock) + "</span></div>" +
-      '<div class="actions">' +
-      '<button type="button" class="btn add-cart"' + (soldOut ? " disabled" : "") + ">加入购物车</button>" +
-      '<button type="button" class="btn primary buy-now"' + (soldOut ? " disabled" : "") + ">立即购买</button>" +
-      "</div></div>";
+  var query = Shop.params();
+  var q = (query.get("q") || "").trim().slice(0, 32);
+  var category = (query.get("category") || "").slice(0, 32);
+  var page = Math.max(1, parseInt(query.get("page"), 10) || 1);
+  $("#search-q").value = q;
+  $("#search-category").value = category;
+  if (!category) { $("#search-category").disabled = true; }  // not sent as an empty parameter
+
+  function link(changes) {
+    var next = {q: q, category: category, page: 1};
+    Object.keys(changes).forEach(function (name) { next[name] = changes[name]; });
+    var params = new URLSearchParams();
+    if (next.q) { params.set("q", next.q); }
+    if (next.category) { params.set("category", next.category); }
+    if (next.page > 1) { params.set("page", next.page); }
+    var text = params.toString();
+    return "/static/index.html" + (text ? "?" + text : "");
   }
 
-  function pager(page, total) {
+  function priceRange(spu) {
+    return spu.price_min === spu.price_max ? Shop.money(spu.price_min)
+      : Shop.money(spu.price_min) + " – " + Shop.money(spu.price_max);
+  }
+
+  function card(spu, baseUrl) {
+    var soldOut = spu.stock <= 0;
+    var stock = soldOut ? "已售罄" : (spu.stock <= 5 ? "仅剩 " + spu.stock + " 件" : "有货");
+    return '<a class="product" data-spu-id="' + spu.id + '" href="/static/product.html?id=' + spu.id + '">' +
+      '<img src="' + esc(Shop.image(baseUrl, spu.default_image_url)) + '" alt="" loading="lazy">' +
+      '<span class="name">' + esc(spu.name) + "</span>" +
+      '<span class="caption">' + esc(spu.caption || "") + "</span>" +
+      '<span class="meta"><span class="price">' + esc(priceRange(spu)) + "</span>" +
+      '<span class="stock' + (spu.stock <= 5 ? " low" : "") + '">' + esc(stock) + "</span></span></a>";
+  }
+
+  function categories(list) {
+    var all = [{name: "", label: "全部"}].concat((list || []).map(function (c) {
+      return {name: c.name, label: c.name + "（" + c.products + "）"};
+    }));
+    $("#categories").innerHTML = all.map(function (c) {
+      var current = c.name === category;
+      return '<a class="chip' + (current ? " active" : "") + '" data-category="' + esc(c.name) + '" href="' +
+        esc(link({category: c.name})) + '"' + (current ? ' aria-current="page"' : "") + ">" + esc(c.label) + "</a>";
+    }).join("");
+  }
+
+  function pager(total) {
     var pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
     if (pages <= 1) { $("#pager").innerHTML = ""; return; }
     $("#pager").innerHTML =
-      (page > 1 ? '<a class="btn" href="?page=' + (page - 1) + '">上一页</a>' : "") +
+      (page > 1 ? '<a class="btn" id="prev-page" href="' + esc(link({page: page - 1})) + '">上一页</a>' : "") +
       '<span class="current">第 ' + page + " / " + pages + " 页</span>" +
-      (page < pages ? '<a class="btn" href="?page=' + (page + 1) + '">下一页</a>' : "");
+      (page < pages ? '<a class="btn" id="next-page" href="' + esc(link({page: page + 1})) + '">下一页</a>' : "");
   }
 
   function load() {
-    var page = Math.max(1, parseInt(Shop.params().get("page"), 10) || 1);
-    Shop.api("GET", "/v1/goods/skus", {query: {page: page, page_size: PAGE_SIZE}, auth: false}).then(function (body) {
+    var params = {page: page, page_size: PAGE_SIZE};
+    if (q) { params.q = q; }
+    if (category) { params.category = category; }
+    Shop.api("GET", "/v1/goods/spus", {query: params, auth: false}).then(function (body) {
       if (body.code !== 200) { Shop.notice(Shop.message(body, "商品加载失败")); return; }
-      var skus = body.data.skus;
-      $("#products").innerHTML = skus.length
-        ? skus.map(function (sku) { return card(sku, body.base_url); }).join("")
-        : '<div class="empty">暂无商品</div>';
-      pager(body.data.page, body.data.total);
+      var spus = body.data.spus || [];
+      categories(body.data.categories);
+      if (q || category) {
+        $("#list-title").textContent = q ? "搜索「" + q + "」" : category;
+        document.title = $("#list-title").textContent + " - 达达商城";
+        $("#result-count").textContent = "共 " + body.data.total + " 件商品" +
+          (q && category ? "（类别：" + category + "）" : "");
+      }
+      $("#products").innerHTML = spus.length
+        ? spus.map(function (spu) { return card(spu, body.base_url); }).join("")
+        : '<div class="empty">没有找到' + (q ? "与「" + esc(q) + "」相关的" : "") + '商品，' +
+          '<a href="/static/index.html">看看全部商品</a></div>';
+      pager(body.data.total || 0);
     }).catch(Shop.failed);
   }
-
-  function addToCart(skuId, button) {
-    if (!Shop.requireLogin()) { return; }
-    button.disabled = true;
-    Shop.api("POST", "/v1/carts/" + encodeURIComponent(Shop.user()), {body: {sku_id: skuId, count: 1}})
-      .then(function (body) {
-        button.disabled = false;
-        if (body.code === 200) {
-          Shop.cartCount(body.data);
-          Shop.toast("已加入购物车：" + names[skuId]);
-        } else if (body.code === 30103) {  // the cart module's codes: 30103 over stock, 30101 no such SKU
-          Shop.stockMessage(body, names).then(function (text) { Shop.toast(text, "error"); });
-        } else if (body.code === 30101) {
-          Shop.toast("「" + names[skuId] + "」已下架", "error");
-        } else {
-          Shop.toast(Shop.message(body), "error");
-        }
-      })
-      .catch(function (error) { button.disabled = false; Shop.failed(error); });
-  }
-
-  $("#products").addEventListener("click", function (event) {
-    var button = event.target.closest("button");
-    if (!button || button.disabled) { return; }
-    var skuId = Number(button.closest(".product").getAttribute("data-sku-id"));
-    if (button.classList.contains("add-cart")) {
-      addToCart(skuId, button);
-    } else if (button.classList.contains("buy-now")) {
-      var target = "/static/orderConfirm.html?settlement_type=1&sku_id=" + skuId + "&buy_num=1";
-      if (!Shop.token()) {
-        window.location.href = "/static/login.html?reason=login&next=" + encodeURIComponent(target);
-        return;
-      }
-      window.location.href = target;
-    }
-  });
 
   Shop.refreshOnBack();  // stock and the cart count may have changed meanwhile
   load();

@@ -75,7 +75,9 @@
     return '<div class="card order" data-order-id="' + esc(order.order_id) + '" data-status="' + order.status + '">' +
       '<div class="head"><span>订单号：<b class="order-id">' + esc(order.order_id) + "</b></span>" +
       "<span>" + esc(order.order_time) + "</span>" +
-      '<span class="status s' + order.status + '">' + esc(Shop.STATUS_NAMES[order.status] || "") + "</span></div>" +
+      '<span class="status s' + order.status + '">' + esc(Shop.STATUS_NAMES[order.status] || "") + "</span>" +
+      '<a class="detail-link" href="/static/order.html?id=' + encodeURIComponent(order.order_id) +
+      '" aria-label="订单详情 ' + esc(order.order_id) + '">订单详情</a></div>' +
       lines +
       '<div class="foot">' + logistics(order) +
       '<div class="address-line">收货人：' + esc(address.receiver) + " " + esc(address.mobile) + "　" +
@@ -162,43 +164,13 @@
     }
   });
 
-  /* 再次购买: the order's items back into the cart (as many as are left of each), then to the cart.
-   * What could not be put back is said there. */
-  function buyAgain(button, order) {
-    button.disabled = true;
-    var cartUrl = "/v1/carts/" + encodeURIComponent(Shop.user());
-    var missed = [];
-    var added = 0;
-    function addOne(sku, count) {
-      return Shop.api("POST", cartUrl, {body: {sku_id: sku.id, count: count}}).then(function (body) {
-        if (body.code === 200) { added += 1; return; }
-        if (body.code !== 30103) { missed.push("「" + sku.name + "」已下架"); return; }
-        // 30103 (the cart module's over-stock): take what there is, or say it is sold out
-        return Shop.api("GET", "/v1/goods/skus/" + sku.id, {auth: false}).then(function (answer) {
-          var left = answer.code === 200 ? answer.data.stock : 0;
-          if (answer.code !== 200) { missed.push("「" + sku.name + "」已下架"); return; }
-          if (left <= 0) { missed.push("「" + sku.name + "」已售罄"); return; }
-          missed.push("「" + sku.name + "」库存不足，仅加入 " + left + " 件");
-          return Shop.api("POST", cartUrl, {body: {sku_id: sku.id, count: left}}).then(function () { added += 1; });
-        });
-      });
-    }
-    (order.order_sku || []).reduce(function (done, sku) {
-      return done.then(function () { return addOne(sku, sku.count); });
-    }, Promise.resolve()).then(function () {
-      if (missed.length) {
-        var text = (added ? "已将其余商品加入购物车。" : "") + missed.join("；") + "。";
-        try { window.sessionStorage.setItem("dashop_cart_note", JSON.stringify({text: text, kind: "info"})); } catch (e) {}
-      }
-      window.location.href = "/static/cart.html";
-    }).catch(function (error) { button.disabled = false; Shop.failed(error); });
-  }
-
   $("#orders").addEventListener("click", function (event) {
     var button = event.target.closest(".buy-again");
     if (!button || button.disabled) { return; }
     var order = loaded[button.closest(".order").getAttribute("data-order-id")];
-    if (order) { buyAgain(button, order); }
+    if (!order) { return; }
+    button.disabled = true;
+    Shop.buyAgain(order).catch(function (error) { button.disabled = false; Shop.failed(error); });
   });
 
   Shop.refreshOnBack();

@@ -134,6 +134,12 @@
           problems = ["nothing"];
           offShelf(body).then(function (text) { Shop.notice(text, text.indexOf("已下架") >= 0 ? "error" : "info"); });
           $("#confirm-bar").hidden = true;
+        } else if (body.code === 50112 || body.code === 50113) {  // a flash sale: limit reached, or not open
+          problems = ["sale"];
+          var names = {};
+          Object.keys(answers[1]).forEach(function (id) { names[id] = answers[1][id].name; });
+          Shop.notice(esc(Shop.saleMessage(body, names)) + ' <a href="/static/index.html">返回商品列表</a>', "error", true);
+          $("#confirm-bar").hidden = true;
         } else {
           Shop.notice(Shop.message(body, "订单信息加载失败"));
         }

@@ -132,6 +132,9 @@
         return;
       case 50101: stop("没有可结算的商品：购物车中勾选的商品可能已经下单，请查看我的订单"); return;
       case 50106: stop("订单不存在，请到我的订单中查看"); return;
+      case 50112: case 50113:  // a flash sale: the buyer's limit is reached, or the window is not open
+        stop(Shop.saleMessage(body, knownNames()), {backTo: "/static/index.html", backLabel: "返回商品列表"});
+        return;
       case 50107:
         if (id) { noLongerPayable(id).catch(Shop.failed); return; }
         stop(Shop.message(body)); return;

@@ -31,7 +31,9 @@
     50106: "订单不存在",
     50107: "订单状态已变化，不能进行此操作",
     50108: "支付结果校验失败，这不是一次有效的支付返回",
-    50109: "提交的信息有误，请检查后重试"
+    50109: "提交的信息有误，请检查后重试",
+    50112: "该商品每人限购，您的购买数量已达上限",
+    50113: "该商品当前不在抢购时间内"
   };
 
   function token() { return window.localStorage.getItem(TOKEN_KEY); }
@@ -135,6 +137,9 @@
    * off the shelf. `sku` is {name, stock, is_launched} as far as known. */
   function unavailableText(sku, wanted) {
     if (!sku || sku.is_launched === false) { return "已下架"; }
+    var sale = saleState(sku);  // flash-sale SKUs (catalog answers carry the window; cart lines do not)
+    if (sale === "before") { return "尚未开售（" + String(sku.sale_start).slice(0, 16) + " 开售）"; }
+    if (sale === "ended") { return "抢购已结束"; }
     if (typeof sku.stock === "number" && sku.stock <= 0) { return "已售罄"; }
     if (typeof sku.stock === "number" && wanted > sku.stock) { return "库存不足，仅剩 " + sku.stock + " 件"; }
     return "";
@@ -156,6 +161,45 @@
       if (sku.stock <= 0) { return label(known || sku.name) + "已售罄，请删除该商品或选择其他商品"; }
       return label(known || sku.name) + "库存不足，仅剩 " + sku.stock + " 件，请减少购买数量";
     }, function () { return label(known) + "库存不足，请减少购买数量或选择其他商品"; });
+  }
+
+  /* A Shanghai time as the API writes it ("YYYY-MM-DD HH:MM:SS") → milliseconds since the epoch, or NaN. */
+  function shanghaiTime(text) {
+    return text ? Date.parse(String(text).replace(" ", "T") + "+08:00") : NaN;
+  }
+
+  /* Where a SKU stands in its flash-sale window: "always" (no window), "before", "open" or "ended". */
+  function saleState(sku, now) {
+    now = now === undefined ? Date.now() : now;
+    var start = shanghaiTime(sku && sku.sale_start);
+    var end = shanghaiTime(sku && sku.sale_end);
+    if (isNaN(start) && isNaN(end)) { return "always"; }
+    if (!isNaN(start) && now < start) { return "before"; }
+    if (!isNaN(end) && now >= end) { return "ended"; }
+    return "open";
+  }
+
+  /* "1 天 02:03:04" / "02:03:04": what is left until `end` (ms). */
+  function timeLeft(end, now) {
+    var left = Math.max(0, Math.floor((end - (now === undefined ? Date.now() : now)) / 1000));
+    var days = Math.floor(left / 86400);
+    var pad = function (n) { return ("0" + n).slice(-2); };
+    return (days ? days + " 天 " : "") + pad(Math.floor(left % 86400 / 3600)) + ":" + pad(Math.floor(left % 3600 / 60)) +
+      ":" + pad(left % 60);
+  }
+
+  /* The sentence for a 50112 (limit reached) or a 50113 (not on sale now): the server's errmsg
+   * (`商品[21]每人限购2件`, `商品[21]将于2026-12-01 10:00:00开售`) with the item's name in place of
+   * its number, and what the buyer can do. `names` maps SKU id → name when the page knows it. */
+  function saleMessage(body, names) {
+    var skuId = skuIdIn(body && body.errmsg);
+    var text = String((body && body.errmsg) || MESSAGES[body && body.code] || "");
+    var name = skuId !== null && names && names[skuId] ? "「" + names[skuId] + "」" : "该商品";
+    text = text.replace(/商品\[\d+\]/, name);
+    if (body && body.code === 50112) {
+      return text + "。未关闭的订单都计入限购数量，您已达到上限，无法再购买更多。";
+    }
+    return text + (/开售/.test(text) ? "，请到时再来抢购。" : "。");
   }
 
   /* One of the buyer's orders by id, from the order list (newest first; a few pages at most), or null. */
@@ -197,6 +241,37 @@
     timer = window.setInterval(tick, 1000);
     tick();
     return function () { window.clearInterval(timer); };
+  }
+
+  /* 再次购买: an order's items back into the cart (as many as are left of each), then to the cart,
+   * where what could not be put back is said. Used by my orders and the order page. */
+  function buyAgain(order) {
+    var cartUrl = "/v1/carts/" + encodeURIComponent(user());
+    var missed = [];
+    var added = 0;
+    function addOne(sku, count) {
+      return api("POST", cartUrl, {body: {sku_id: sku.id, count: count}}).then(function (body) {
+        if (body.code === 200) { added += 1; return; }
+        if (body.code !== 30103) { missed.push("「" + sku.name + "」已下架"); return; }
+        // 30103 (the cart module's over-stock): take what there is, or say it is sold out
+        return api("GET", "/v1/goods/skus/" + sku.id, {auth: false}).then(function (answer) {
+          var left = answer.code === 200 ? answer.data.stock : 0;
+          if (answer.code !== 200) { missed.push("「" + sku.name + "」已下架"); return; }
+          if (left <= 0) { missed.push("「" + sku.name + "」已售罄"); return; }
+          missed.push("「" + sku.name + "」库存不足，仅加入 " + left + " 件");
+          return api("POST", cartUrl, {body: {sku_id: sku.id, count: left}}).then(function () { added += 1; });
+        });
+      });
+    }
+    return (order.order_sku || []).reduce(function (done, sku) {
+      return done.then(function () { return addOne(sku, sku.count); });
+    }, Promise.resolve()).then(function () {
+      if (missed.length) {
+        var text = (added ? "已将其余商品加入购物车。" : "") + missed.join("；") + "。";
+        try { window.sessionStorage.setItem("dashop_cart_note", JSON.stringify({text: text, kind: "info"})); } catch (e) {}
+      }
+      window.location.href = "/static/cart.html";
+    });
   }
 
   // ---- formatting -------------------------------------------------------------------------
@@ -369,6 +444,8 @@
     skuIdIn: skuIdIn, stockMessage: stockMessage, esc: esc, money: money, attrs: attrs, image: image,
     params: params, newKey: newKey, sleep: sleep, $: $, $all: $all, header: header, notice: notice,
     toast: toast, ask: ask, failed: failed, refreshOnBack: refreshOnBack, cartCount: cartCount,
-    unavailableText: unavailableText, findOrder: findOrder, countdown: countdown
+    unavailableText: unavailableText, findOrder: findOrder, countdown: countdown,
+    shanghaiTime: shanghaiTime, saleState: saleState, timeLeft: timeLeft, saleMessage: saleMessage,
+    buyAgain: buyAgain
   };
 })(window, document);

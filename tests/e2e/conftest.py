@@ -45,6 +45,9 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
 DESKTOP = (1366, 900)
 PHONE = (390, 844)
 WAIT = 15  # seconds a page may take to show what a test waits for
+# A phone's browser: the pay link sends it to Alipay's phone (wap) cashier, as a real phone would be
+PHONE_USER_AGENT = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
+                    "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1")
 
 os.environ.setdefault("SE_OFFLINE", "true")  # Selenium Manager: never download anything
 
@@ -240,6 +243,20 @@ class Backend:
         assert body["code"] == 200, body
         return body["data"]
 
+    def paid_order(self, user, sku_id, buy_num=1):
+        """An order paid at the sandbox and confirmed by its notify (status 2, awaiting shipment): its id."""
+        pay = self.create_order(user, sku_id, buy_num)
+        order_id = pay["order_id"]
+        status, _ = http("GET", pay["pay_url"])  # the cashier opens (the trade exists at Alipay from now on)
+        assert status == 200, status
+        self.sandbox_pay(order_id)
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline:
+            if {o["order_id"]: o["status"] for o in self.orders(user)}.get(order_id) == 2:
+                return order_id
+            time.sleep(0.2)
+        raise AssertionError(f"order {order_id} was paid at the sandbox but never confirmed")
+
     def cancel_order(self, user, order_id):
         status, body = self.call("POST", "/v1/orders/processing/", {"status": 2, "order_id": order_id},
                                  token=user["token"])
@@ -313,6 +330,38 @@ class Backend:
     def set_stock(self, sku_id, stock):
         self.sql("UPDATE sku SET stock=%s WHERE id=%s", stock, sku_id)
 
+    def new_product(self, name, variants, *, category=None, caption="端到端测试商品"):
+        """A product (SPU) with several SKUs: variants = [(price, stock, image, {attr: value, ...}), ...]
+        (every variant names the same attributes, in order). Optionally in a catalog (category), made
+        when missing. Returns (spu_id, [sku ids in the variants' order])."""
+        catalog_id = None
+        if category:
+            catalog_id = self.sql("INSERT INTO catalog (name) VALUES (%s) "
+                                  "ON DUPLICATE KEY UPDATE id=LAST_INSERT_ID(id)", category)
+        spu_id = self.sql("INSERT INTO spu (name, caption, catalog_id) VALUES (%s, %s, %s)", name, caption, catalog_id)
+        attr_ids = {}
+        for sort, attr in enumerate(variants[0][3]):
+            attr_ids[attr] = self.sql("INSERT INTO spu_sale_attr (spu_id, name, sort) VALUES (%s, %s, %s)",
+                                      spu_id, attr, sort)
+        sku_ids = []
+        for price, stock, image, values in variants:
+            sku_name = " ".join([name] + list(values.values()))
+            sku_id = self.sql("INSERT INTO sku (spu_id, name, caption, price, stock, is_launched, default_image_url) "
+                              "VALUES (%s, %s, %s, %s, %s, 1, %s)", spu_id, sku_name, caption, Decimal(price), stock,
+                              image)
+            for attr, value in values.items():
+                self.sql("INSERT INTO sale_attr_value (sku_id, spu_sale_attr_id, name) VALUES (%s, %s, %s)",
+                         sku_id, attr_ids[attr], value)
+            sku_ids.append(sku_id)
+        return spu_id, sku_ids
+
+    def flash_sale(self, sku_id, *, starts_in, lasts=timedelta(hours=1), limit=None):
+        """Give an SKU a sale window starting `starts_in` from now (negative: already open) and a per-buyer
+        limit. The database keeps UTC (as the service does)."""
+        start = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0) + starts_in
+        self.sql("UPDATE sku SET sale_start=%s, sale_end=%s, limit_per_buyer=%s WHERE id=%s",
+                 start, start + lasts, limit, sku_id)
+
 
 @pytest.fixture(scope="session")
 def backend(service, e2e_database, sandbox):
@@ -330,6 +379,13 @@ class Shopper:
         self.base = base
         self.test_name = test_name
         self.wait = WebDriverWait(driver, WAIT, poll_frequency=0.1)
+
+    def resize(self, size):
+        """Desktop or phone: the window's size, and at phone width a phone's User-Agent (every request
+        from here on, the pay link's included, says it comes from a phone)."""
+        self.driver.set_window_size(*size)
+        if size == PHONE:
+            self.driver.execute_cdp_cmd("Network.setUserAgentOverride", {"userAgent": PHONE_USER_AGENT})
 
     # navigation
     def open(self, path):

@@ -3,12 +3,13 @@ sold-out items caught in the cart and on the confirm page, Back after paying, th
 its region picker, 再次购买, the login tabs by keyboard, the `next` redirect probes, and axe-core on
 every page. The API and the database set the scene (another buyer, a sell-out) and check the outcome.
 """
+from datetime import timedelta
 from decimal import Decimal
 from urllib.parse import urlsplit
 
 import pytest
 
-from .conftest import DESKTOP, PHONE
+from .conftest import ADMIN_KEY, DESKTOP, PHONE
 from .helpers import money, pay_on_cashier, pick_skus
 
 pytestmark = pytest.mark.browser
@@ -29,7 +30,7 @@ def test_an_item_sold_out_by_another_buyer_is_caught_in_the_cart(shopper, backen
     backend.add_to_cart(buyer, plenty["id"])
     backend.create_order(rival, scarce, buy_num=3)  # another buyer takes all three
     assert backend.sku(scarce)["stock"] == 0
-    shopper.driver.set_window_size(*size)
+    shopper.resize(size)
     shopper.log_in_with_token(buyer)
 
     shopper.open("/static/cart.html")
@@ -66,7 +67,7 @@ def test_the_confirm_page_flags_what_ran_out_and_blocks_the_order(shopper, backe
     name = f"手工陶杯 {tag(size)}"
     sku_id = backend.new_sku(name, price="45.00", stock=5, image="cup_white.svg")
     backend.add_to_cart(buyer, sku_id, count=2)
-    shopper.driver.set_window_size(*size)
+    shopper.resize(size)
     shopper.log_in_with_token(buyer)
 
     backend.set_stock(sku_id, 1)  # fewer left than wanted
@@ -96,7 +97,7 @@ def test_the_confirm_page_flags_what_ran_out_and_blocks_the_order(shopper, backe
 def test_back_after_paying_shows_good_news_never_an_error(shopper, backend, size):
     buyer = backend.buyer()
     sku = pick_skus(backend, 1)[0]
-    shopper.driver.set_window_size(*size)
+    shopper.resize(size)
     shopper.log_in_with_token(buyer)
 
     shopper.open(f"/static/orderConfirm.html?settlement_type=1&sku_id={sku['id']}&buy_num=1")
@@ -141,7 +142,7 @@ def test_the_address_book_adds_deletes_and_sets_the_default(shopper, backend, si
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import Select
     buyer = backend.buyer(with_address=False)
-    shopper.driver.set_window_size(*size)
+    shopper.resize(size)
     shopper.log_in_with_token(buyer)
 
     shopper.open("/static/addresses.html")
@@ -176,7 +177,6 @@ def test_the_address_book_adds_deletes_and_sets_the_default(shopper, backend, si
     stored = {a["receiver"]: a for a in backend.addresses(buyer)}
     assert stored["张三"]["is_default"] and not stored["李四"]["is_default"]
     assert stored["李四"]["address"] == "广东省广州市天河区 体育西路 1 号" and stored["李四"]["tag"] == "公司"
-    assert not shopper.find_all(".address-card .edit")  # no edit until the API can change an address
 
     # 设为默认
     second = f'.address-card[data-address-id="{stored["李四"]["id"]}"]'
@@ -185,6 +185,29 @@ def test_the_address_book_adds_deletes_and_sets_the_default(shopper, backend, si
     assert shopper.find(".address-card").get_attribute("data-address-id") == str(stored["李四"]["id"])  # first
     assert {a["receiver"]: a["is_default"] for a in backend.addresses(buyer)} == {"张三": False, "李四": True}
     shopper.full_shot(f"86-{tag(size)}-address-book")
+
+    # 编辑: the form comes filled in (the region picker too); the change is stored, the default stays
+    shopper.click(f"{second} .edit")
+    shopper.until(lambda: Select(shopper.find("#addr-district")).first_selected_option.text == "天河区",
+                  "the region picker was not filled from the stored address")
+    assert shopper.text_of("#form-title") == "修改收货地址"
+    assert Select(shopper.find("#addr-province")).first_selected_option.text == "广东省"
+    assert Select(shopper.find("#addr-city")).first_selected_option.text == "广州市"
+    assert shopper.find("#addr-receiver").get_attribute("value") == "李四"
+    assert shopper.find("#addr-detail").get_attribute("value") == "体育西路 1 号"
+    assert shopper.find("#addr-tag").get_attribute("value") == "公司"
+    assert shopper.find("#addr-default").is_selected()
+    shopper.full_shot(f"86-{tag(size)}-address-edit")
+    Select(shopper.find("#addr-district")).select_by_visible_text("越秀区")
+    shopper.type("#addr-detail", "北京路 8 号")
+    shopper.type("#addr-receiver", "李小四")
+    shopper.click("#save-address")
+    shopper.wait_text(second, "广东省广州市越秀区 北京路 8 号")
+    assert not shopper.find("#form-section").is_displayed()
+    edited = {a["id"]: a for a in backend.addresses(buyer)}[stored["李四"]["id"]]
+    assert (edited["receiver"], edited["address"], edited["tag"], edited["is_default"]) == (
+        "李小四", "广东省广州市越秀区 北京路 8 号", "公司", True)
+    assert len(backend.addresses(buyer)) == 2  # edited in place, not deleted and added again
 
     # 删除: the dialog starts on 保留 and Esc keeps the address; then it goes
     first = f'.address-card[data-address-id="{stored["张三"]["id"]}"]'
@@ -197,7 +220,7 @@ def test_the_address_book_adds_deletes_and_sets_the_default(shopper, backend, si
     shopper.click(f"{first} .delete")
     shopper.click("#dialog-ok")
     shopper.until(lambda: not shopper.find_all(first), "the address is still listed")
-    assert [a["receiver"] for a in backend.addresses(buyer)] == ["李四"]
+    assert [a["receiver"] for a in backend.addresses(buyer)] == ["李小四"]
 
 
 def test_buy_again_puts_the_items_back_in_the_cart(shopper, backend):
@@ -304,7 +327,10 @@ def test_every_page_passes_axe_core(shopper, backend, size):
     unpaid = backend.create_order(buyer, second["id"])
     closed = backend.create_order(buyer, second["id"])
     backend.cancel_order(buyer, closed["order_id"])
-    shopper.driver.set_window_size(*size)
+    paid = backend.paid_order(buyer, second["id"])
+    shipped = backend.paid_order(buyer, second["id"])
+    backend.ship(shipped)
+    shopper.resize(size)
 
     problems = {}
 
@@ -355,6 +381,37 @@ def test_every_page_passes_axe_core(shopper, backend, size):
     check("address book", ".address-card")
     shopper.click("#add-address")
     check("address book: form", "#addr-province")
+    shopper.click("#cancel-address")
+    shopper.click(".address-card .edit")
+    check("address book: edit form", "#addr-province")
+
+    # the product pages, the order page, the merchant page
+    shopper.open(f"/static/product.html?id={first['spu_id']}")
+    check("product page", "#add-cart")
+    flash_spu, (flash_sku,) = backend.new_product(f"秒杀样品 {tag(size)}",
+                                                  [("9.90", 5, "mouse_black.svg", {"颜色": "黑色"})])
+    backend.flash_sale(flash_sku, starts_in=timedelta(hours=1), limit=2)
+    shopper.open(f"/static/product.html?id={flash_spu}")
+    check("product page, flash sale before its window", '#sale-state[data-state="before"]')
+    shopper.open("/static/index.html?q=%E9%BC%A0%E6%A0%87&category=%E6%95%B0%E7%A0%81")
+    check("product list, searched and filtered", ".chip.active")
+    shopper.open(f"/static/order.html?id={unpaid['order_id']}")
+    check("order page, unpaid", "#countdown")
+    shopper.open(f"/static/order.html?id={shipped}")
+    check("order page, shipped", "#logistics-section")
+    shopper.driver.execute_script("sessionStorage.removeItem('dashop_admin_key')")
+    shopper.open("/static/admin.html")
+    check("merchant: key", "#admin-key")
+    shopper.type("#admin-key", "wrong-key")
+    shopper.click("#key-btn")
+    shopper.wait_text("#key-error", "管理密钥错误")
+    check("merchant: wrong key", "#key-error")
+    shopper.type("#admin-key", ADMIN_KEY)
+    shopper.click("#key-btn")
+    check("merchant: awaiting shipment", f'.admin-order[data-order-id="{paid}"] .ship-form')
+    shopper.click(f'.admin-order[data-order-id="{paid}"] .show-details')
+    check("merchant: payment events", f'.admin-order[data-order-id="{paid}"] .admin-details table')
+
     shopper.open("/static/payResult.html?out_trade_no=nope&total_amount=1.00&sign=Zm9yZ2Vk&sign_type=RSA2")
     shopper.until(lambda: shopper.find("#result").get_attribute("data-state") == "bad", "forged return accepted")
     check("pay result", "#result-title")

@@ -30,13 +30,15 @@ def test_purchase_from_login_to_paid_order_awaiting_shipment(shopper, backend):
     shopper.wait_url("/static/cart.html")  # back where the shopper was going
     assert shopper.wait_text("#cart-lines", "购物车还是空的")
 
-    # two items from the product list
+    # two items, each from its product page (the list shows one card per product)
     shopper.open("/static/index.html")
-    shopper.visible(f'.product[data-sku-id="{first["id"]}"]')
+    shopper.visible(f'.product[data-spu-id="{first["spu_id"]}"]')
     assert shopper.text_of("#current-user") == buyer["username"]
     shopper.shot("02-product-list")
     for sku in (first, second):
-        shopper.click(f'.product[data-sku-id="{sku["id"]}"] .add-cart')
+        shopper.open(f"/static/product.html?id={sku['spu_id']}&sku={sku['id']}")
+        shopper.until(lambda: shopper.find("#product").get_attribute("data-sku-id") == str(sku["id"]), "SKU not chosen")
+        shopper.click("#add-cart")
         shopper.wait_text("#toast", sku["name"])
     shopper.wait_text("#cart-count", "2")  # the header counts what is in the cart
     shopper.shot("03-product-list-added-to-cart")
@@ -105,8 +107,9 @@ def test_no_address_shows_the_form_then_the_order_goes_through(shopper, backend)
     sku = pick_skus(backend, 1)[0]
     shopper.log_in_with_token(buyer)
 
-    shopper.open("/static/index.html")
-    shopper.click(f'.product[data-sku-id="{sku["id"]}"] .buy-now')
+    shopper.open(f"/static/product.html?id={sku['spu_id']}&sku={sku['id']}")
+    shopper.until(lambda: shopper.find("#product").get_attribute("data-sku-id") == str(sku["id"]), "SKU not chosen")
+    shopper.click("#buy-now")
     shopper.wait_url("/static/orderConfirm.html?settlement_type=1")
     shopper.visible("#address-form")
     assert "还没有收货地址" in shopper.text_of("#no-address-hint")
@@ -285,11 +288,14 @@ def test_pages_fit_a_phone_screen(shopper, backend):
     first, second = pick_skus(backend, 2)
     backend.add_to_cart(buyer, first["id"])
     backend.add_to_cart(buyer, second["id"])
-    backend.create_order(buyer, first["id"])
-    shopper.driver.set_window_size(*PHONE)
+    unpaid = backend.create_order(buyer, first["id"])
+    shopper.resize(PHONE)
     shopper.log_in_with_token(buyer)
 
     pages = [("/static/index.html", ".product", "50-phone-product-list"),
+             (f"/static/product.html?id={first['spu_id']}", "#add-cart", "56-phone-product-page"),
+             ("/static/admin.html", "#admin-key", "57-phone-merchant-key"),
+             (f"/static/order.html?id={unpaid['order_id']}", "#countdown", "58-phone-order-page"),
              ("/static/cart.html", ".line", "51-phone-cart"),
              ("/static/orderConfirm.html?settlement_type=0", "#sku-lines .line", "52-phone-order-confirm"),
              ("/static/myOrders.html", ".order", "53-phone-my-orders"),
