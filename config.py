@@ -3,6 +3,7 @@
 A `.env` file in the working directory (KEY=VALUE lines) is read first; real environment
 variables win over it.
 """
+import dataclasses
 import logging
 import os
 from dataclasses import dataclass, field
@@ -54,6 +55,22 @@ class Config:
     sweep_interval: float = 30.0
     mysql_pool_size: int = 20
     extra: dict = field(default_factory=dict)
+    # ---- abuse resistance (issue 12): limits, timeouts, proxy trust, listen address; docs/limits.md
+    rate_limits: bool = True  # DADASHOP_RATE_LIMITS=0 turns every rate limit off (load tests from one address)
+    # rate limits in the `limits` notation: "N/second|minute|hour|day", several joined by ";"
+    limit_login_per_ip: str = "60/minute;600/hour"
+    limit_login_per_account: str = "10/minute;60/hour"
+    limit_register_per_ip: str = "20/minute;100/hour"
+    limit_orders_per_buyer: str = "60/minute"  # create, pay and cancel together
+    limit_bad_callbacks_per_ip: str = "30/minute"  # notifies/returns that do not verify
+    max_concurrent_hashes: int = 2  # password hashes at once per process; more are answered 429
+    max_body_bytes: int = 64 * 1024  # API JSON bodies
+    max_notify_bytes: int = 32 * 1024  # Alipay notify bodies
+    max_json_depth: int = 8
+    idle_connection_timeout: float = 75.0  # seconds a keep-alive connection may sit idle
+    body_timeout: float = 20.0  # seconds to receive a request body
+    trust_proxy: bool = False  # use X-Forwarded-For / X-Real-IP (only behind a proxy that sets them)
+    bind: str = ""  # listen address ("" = every interface)
 
     @property
     def mysql(self) -> MySQLTarget:
@@ -123,8 +140,112 @@ def load(environ=None, env_file=".env") -> Config:
         sweep_interval=float(env.get("DADASHOP_SWEEP_INTERVAL") or 30.0),
         mysql_pool_size=_int(env, "DADASHOP_MYSQL_POOL_SIZE", 20, 1),
     )
+    config = dataclasses.replace(config, **abuse_settings(env))
     config.mysql  # validate the URL now, not at first use
     return config
+
+
+# ---- abuse resistance (issue 12)
+
+RATE_LIMIT_SETTINGS = {  # variable -> Config field
+    "DADASHOP_LIMIT_LOGIN_PER_IP": "limit_login_per_ip",
+    "DADASHOP_LIMIT_LOGIN_PER_ACCOUNT": "limit_login_per_account",
+    "DADASHOP_LIMIT_REGISTER_PER_IP": "limit_register_per_ip",
+    "DADASHOP_LIMIT_ORDERS_PER_BUYER": "limit_orders_per_buyer",
+    "DADASHOP_LIMIT_BAD_CALLBACKS_PER_IP": "limit_bad_callbacks_per_ip",
+}
+
+
+def _flag(env, name, default):
+    raw = (env.get(name) or "").strip().lower()
+    if raw == "":
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be 0 or 1, got {raw!r}")
+
+
+def _seconds(env, name, default):
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if value <= 0:
+        raise ConfigError(f"{name} must be > 0, got {raw!r}")
+    return value
+
+
+def _rate_limit(env, name, default):
+    from limits import parse_many
+    raw = (env.get(name) or "").strip() or default
+    try:
+        parse_many(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must look like 10/minute or 10/minute;100/hour, got {raw!r}") from None
+    return raw
+
+
+def abuse_settings(env) -> dict:
+    """The Config fields of rate limits, input bounds, timeouts, proxy trust and listen address."""
+    settings = {field_name: _rate_limit(env, name, getattr(Config, field_name))
+                for name, field_name in RATE_LIMIT_SETTINGS.items()}
+    settings.update(
+        rate_limits=_flag(env, "DADASHOP_RATE_LIMITS", True),
+        max_concurrent_hashes=_int(env, "DADASHOP_MAX_CONCURRENT_HASHES", Config.max_concurrent_hashes, 1),
+        max_body_bytes=_int(env, "DADASHOP_MAX_BODY_BYTES", Config.max_body_bytes, 1024),
+        max_notify_bytes=_int(env, "DADASHOP_MAX_NOTIFY_BYTES", Config.max_notify_bytes, 1024),
+        max_json_depth=_int(env, "DADASHOP_MAX_JSON_DEPTH", Config.max_json_depth, 2),
+        idle_connection_timeout=_seconds(env, "DADASHOP_IDLE_TIMEOUT", Config.idle_connection_timeout),
+        body_timeout=_seconds(env, "DADASHOP_BODY_TIMEOUT", Config.body_timeout),
+        trust_proxy=_flag(env, "DADASHOP_TRUST_PROXY", False),
+        bind=(env.get("DADASHOP_BIND") or "").strip(),
+    )
+    return settings
+
+
+def _published_key(path) -> bool:
+    """Whether the key file at `path` (any format) is one of the sandbox's published development keys:
+    compared by RSA modulus, so a copy, another encoding or the other half of the pair still counts."""
+    from alipay import signer
+    try:
+        modulus = signer.load_key_file(path).n
+    except (OSError, ValueError, TypeError):
+        return False  # unreadable: the Alipay client refuses it at start with its own message
+    return modulus in {signer.load_key_file(p).n for p in (MERCHANT_PRIVATE_KEY_PATH, ALIPAY_PUBLIC_KEY_PATH)}
+
+
+def production_problems(config: Config) -> list[str]:
+    """What makes this configuration unsafe anywhere but the local sandbox: one line each."""
+    problems = []
+    if config.jwt_secret == DEV_JWT_SECRET:
+        problems.append("DADASHOP_JWT_SECRET is the development secret (published in the repository): set a secret "
+                        "of your own")
+    if _published_key(config.alipay_app_private_key):
+        problems.append("ALIPAY_APP_PRIVATE_KEY is the sandbox's published development key: set your app's "
+                        "private key")
+    if _published_key(config.alipay_public_key):
+        problems.append("ALIPAY_PUBLIC_KEY is the sandbox's published development key (anyone could forge "
+                        "payments): set Alipay's public key")
+    if not config.admin_key:
+        problems.append("DADASHOP_ADMIN_KEY is missing: set the merchant's key")
+    return problems
+
+
+def is_local_sandbox(config: Config) -> bool:
+    """The local sandbox: its default gateway, or any gateway on this machine (tests, load runs)."""
+    host = urlparse(config.alipay_gateway).hostname or ""
+    return config.alipay_gateway == SANDBOX_GATEWAY or host in ("127.0.0.1", "localhost", "::1")
+
+
+def check_safe_for_production(config: Config) -> list[str]:
+    """Outside the local sandbox, the development secrets must not be used: the problems found
+    (empty when fine, and always empty with the sandbox)."""
+    return [] if is_local_sandbox(config) else production_problems(config)
 
 
 def warn_about_development_values(config: Config):

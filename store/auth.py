@@ -8,6 +8,8 @@ import time
 
 import jwt
 
+from store.errors import TooManyRequests
+
 # scrypt cost: ~16 MiB and tens of milliseconds per hash, run off the event loop.
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2 ** 14, 8, 1
 TOKEN_LIFETIME = 24 * 3600
@@ -33,13 +35,37 @@ def check_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(actual, expected)
 
 
-async def hash_password_async(password):
-    # hashlib.scrypt releases the GIL: a thread keeps the event loop serving meanwhile
-    return await asyncio.get_running_loop().run_in_executor(None, hash_password, password)
+class HashSlots:
+    """At most `limit` password hashes at once in this process; one more is refused at once
+    (429), not queued: a login flood then costs `limit` threads of scrypt, never the whole CPU,
+    and the order path keeps its share. One event loop per process, so a plain counter does."""
+
+    def __init__(self):
+        self.running = 0
+
+    def refuse_if_full(self, limit):
+        if self.running >= limit:
+            raise TooManyRequests("系统繁忙, 请稍后再试", retry_after=1)
+
+    async def run(self, limit, function, *args):
+        self.refuse_if_full(limit)
+        self.running += 1
+        try:
+            # hashlib.scrypt releases the GIL: a thread keeps the event loop serving meanwhile
+            return await asyncio.get_running_loop().run_in_executor(None, function, *args)
+        finally:
+            self.running -= 1
 
 
-async def check_password_async(password, stored):
-    return await asyncio.get_running_loop().run_in_executor(None, check_password, password, stored)
+HASH_SLOTS = HashSlots()
+
+
+async def hash_password_async(password, max_concurrent=2):
+    return await HASH_SLOTS.run(max_concurrent, hash_password, password)
+
+
+async def check_password_async(password, stored, max_concurrent=2):
+    return await HASH_SLOTS.run(max_concurrent, check_password, password, stored)
 
 
 def make_token(username: str, secret: str, lifetime: int = TOKEN_LIFETIME, *, user_id: int | None = None) -> str:

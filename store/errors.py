@@ -47,3 +47,16 @@ def bad_params(errmsg):
 def login_required(errmsg="请登录"):
     """No valid token: HTTP 401 with the contract's body code 403."""
     return BusinessError(LOGIN_REQUIRED, errmsg, http_status=401)
+
+
+# ---- abuse resistance (issue 12)
+RATE_LIMITED = 50110  # HTTP 429 with Retry-After
+TOO_LARGE = BAD_PARAMS  # HTTP 413: the contract answers a body over the limit with 50109
+
+
+class TooManyRequests(BusinessError):
+    """Over a rate limit or a concurrency bound: HTTP 429, code 50110, `Retry-After: retry_after`."""
+
+    def __init__(self, errmsg, retry_after):
+        super().__init__(RATE_LIMITED, errmsg, http_status=429)
+        self.retry_after = max(1, int(retry_after))

@@ -4,7 +4,7 @@ import os
 import pymysql
 
 from db import Q
-from store.auth import check_password_async, hash_password, hash_password_async, make_token
+from store.auth import HASH_SLOTS, check_password_async, hash_password, hash_password_async, make_token
 from store.errors import BAD_LOGIN, USERNAME_TAKEN, BusinessError
 
 # A real hash of a random password, checked when the user does not exist.
@@ -14,7 +14,7 @@ MAX_CACHED_USER_IDS = 200_000
 
 async def register(services, username, password, email, phone) -> str:
     """A new buyer; returns a login token. A taken name is 10101."""
-    password_hash = await hash_password_async(password)
+    password_hash = await hash_password_async(password, services.config.max_concurrent_hashes)
     try:
         async with services.pool.acquire() as conn:
             user_id = await Q.create_user(conn, username=username, password_hash=password_hash, email=email,
@@ -26,10 +26,11 @@ async def register(services, username, password, email, phone) -> str:
 
 async def log_in(services, username, password) -> str:
     """A login token; 10102 for a wrong name or password (the same answer, in about the same time)."""
+    HASH_SLOTS.refuse_if_full(services.config.max_concurrent_hashes)  # before the lookup: a flood costs nothing
     async with services.pool.acquire() as conn:
         user = await Q.get_user_by_name(conn, username=username)
     stored = user["password_hash"] if user else DUMMY_HASH
-    if not await check_password_async(password, stored) or user is None:
+    if not await check_password_async(password, stored, services.config.max_concurrent_hashes) or user is None:
         raise BusinessError(BAD_LOGIN, "用户名或密码错误")
     return make_token(username, services.config.jwt_secret, user_id=user["id"])
 
