@@ -1,0 +1,192 @@
+"""Order rate with and without a wrong-password login flood, in one run: `python -m loadtest.login_flood`.
+
+Issue 12's first probe: 64 parallel wrong-password logins during a sale took the order rate from
+471/s to 37/s, because every login ran scrypt with no bound. This script starts the service (as
+loadtest.bench does: database `dadashop_flood`, Redis db 13 locked the way test runs lock theirs,
+`server.py --processes 0 --no-jobs`),
+then measures, against the same service and data:
+
+1. calm:  B buyers each create one order of the sale SKU, C requests in flight;
+2. flood: B other buyers do the same while F connections send wrong-password logins
+   (unknown names, so each one would cost a full scrypt) as fast as they are answered.
+
+It prints both order rates, their ratio, the order latencies and what the logins were answered.
+Not a test: the figure depends on the machine; the tests prove the mechanisms.
+
+By default the rate limits are off (`DADASHOP_RATE_LIMITS=0`), as for a flood from many
+addresses that no per-address limit stops: what protects the order path then is the bound on
+concurrent password hashes (`DADASHOP_MAX_CONCURRENT_HASHES`). `--rate-limits on` adds the
+per-address login limit (everything here comes from 127.0.0.1); `--max-hashes 1000` shows the
+unbounded behaviour of before.
+"""
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import redis
+
+from loadtest import prepare
+from loadtest.bench import fresh_database, stop, wait_for_port
+from loadtest.run import P, Client, limited
+from loadtest.stats import CpuMeter, Recorder, children_of, print_summary
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "loadtest" / "out"
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m loadtest.login_flood", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--port", type=int, default=8078)
+    parser.add_argument("--mysql", default="mysql://root:@127.0.0.1:3306/dadashop_flood")
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/13")
+    parser.add_argument("--processes", type=int, default=0, help="service workers; 0 = one per core")
+    parser.add_argument("--buyers", "-B", type=int, default=3000, help="orders per phase")
+    parser.add_argument("--concurrency", "-C", type=int, default=64, help="order requests in flight")
+    parser.add_argument("--flood", "-F", type=int, default=64, help="login requests in flight during the flood")
+    parser.add_argument("--rate-limits", choices=("on", "off"), default="off")
+    parser.add_argument("--max-hashes", type=int, help="DADASHOP_MAX_CONCURRENT_HASHES (default: the service's)")
+    parser.add_argument("--flood-with", choices=("login", "not-found"), default="login",
+                        help="not-found: a control flood of equally many cheap requests (GET of an unknown URL)")
+    parser.add_argument("--json", help="also write the report as JSON to this file")
+    return parser.parse_args(argv)
+
+
+async def order_phase(args, label, buyers, service_pids):
+    recorder = Recorder()
+    client = Client(f"http://127.0.0.1:{args.port}", args.concurrency, recorder)
+
+    def job(b):
+        async def run():
+            await client.call("create", "POST", P, token=b["token"],
+                              json_body={"status": 0, "address_id": b["address_id"], "settlement_type": 0})
+        return run
+
+    recorder.start = time.perf_counter()
+    with CpuMeter(service_pids) as cpu:
+        await limited(args.concurrency, [job(b) for b in buyers])
+    await client.close()
+    samples = [s for s in recorder.samples if s[0] == "create"]
+    ok = [s for s in samples if s[4] == 200]
+    last = max((s[1] for s in ok), default=0.0)
+    summary = recorder.summary()
+    print(f"--- {label}")
+    print_summary(summary)
+    return {"orders": len(ok), "orders_per_s": len(ok) / last if last else 0.0,
+            "latency_ms": {k: summary["create"][k] for k in ("p50", "p95", "p99", "max")},
+            "http": summary["create"]["http"], "codes": summary["create"]["codes"],
+            "errors": dict(recorder.errors), "cpu_cores": cpu.report()}
+
+
+async def login_flood(args, stop_event, recorder):
+    client = Client(f"http://127.0.0.1:{args.port}", args.flood, recorder)
+    counter = iter(range(10 ** 9))
+
+    async def attacker():
+        while not stop_event.is_set():
+            if args.flood_with == "login":
+                await client.call("login", "POST", "/v1/tokens",
+                                  json_body={"username": f"flood{next(counter)}", "password": "wrong-password"})
+            else:
+                await client.call("login", "GET", f"/v1/no-such-thing/{next(counter)}")
+
+    await asyncio.gather(*[attacker() for _ in range(args.flood)])
+    await client.close()
+
+
+async def measure(args, secret, service_pids):
+    conn = prepare.connect(args.mysql)
+    tag = prepare.new_tag()
+    warm, calm, flood = 200, args.buyers, args.buyers
+    buyers = prepare.make_buyers(conn, tag, warm + calm + flood, secret)
+    sku_id, = prepare.make_skus(conn, tag, 1, 10 ** 8)
+    prepare.fill_carts(args.redis, buyers, lambda b: [sku_id])
+    print(f"prepared {len(buyers)} buyers, SKU {sku_id}")
+
+    await order_phase(args, "warm-up (not counted)", buyers[:warm], service_pids)
+    calm_report = await order_phase(args, "calm: orders alone", buyers[warm:warm + calm], service_pids)
+
+    stop_event, logins = asyncio.Event(), Recorder()
+    flooding = asyncio.ensure_future(login_flood(args, stop_event, logins))
+    await asyncio.sleep(1.0)  # the flood is in full swing before the orders start
+    logins.samples.clear()
+    logins.start = time.perf_counter()
+    flood_report = await order_phase(args, f"flood: orders during {args.flood} parallel {args.flood_with} requests",
+                                     buyers[warm + calm:], service_pids)
+    window = logins.elapsed()
+    stop_event.set()
+    await flooding
+    login_summary = logins.summary(window=window).get("login", {})
+    print_summary({"login": login_summary})
+    (orders_in_db,), = fetch_one(conn, "SELECT COUNT(*) FROM order_info WHERE user_id BETWEEN %s AND %s",
+                                 (buyers[0]["id"], buyers[-1]["id"]))
+    conn.close()
+    told = calm_report["orders"] + flood_report["orders"] + warm
+    return {"calm": calm_report, "flood": flood_report,
+            "logins_during_flood": {"per_s": login_summary.get("rate", 0.0), "http": login_summary.get("http"),
+                                    "codes": login_summary.get("codes"), "p50_ms": login_summary.get("p50")},
+            "ratio": flood_report["orders_per_s"] / calm_report["orders_per_s"] if calm_report["orders_per_s"] else 0,
+            "check": {"orders_told": told, "orders_in_db": orders_in_db,
+                      "ok": orders_in_db == told and flood_report["orders"] == flood and calm_report["orders"] == calm}}
+
+
+def fetch_one(conn, sql, args):
+    with conn.cursor() as cur:
+        cur.execute(sql, args)
+        return [cur.fetchone()]
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    python = sys.executable
+    secret = "loadtest-flood-secret-0123456789abcdef"
+    # the Redis index is flushed: take it the way test runs take theirs, so that none uses it meanwhile
+    index = redis.Redis.from_url(args.redis).connection_pool.connection_kwargs.get("db", 0)
+    lock_client, lock = redis.Redis.from_url(args.redis.rsplit("/", 1)[0] + "/0"), f"dadashop:test-run-lock:{index}"
+    if not lock_client.set(lock, "loadtest.login_flood", nx=True, ex=3600):
+        raise SystemExit(f"Redis db {index} is in use by a test run ({lock}): give another with --redis")
+    fresh_database(args.mysql)
+    redis.Redis.from_url(args.redis).flushdb()
+    OUT.mkdir(exist_ok=True)
+    env = dict(os.environ, DADASHOP_MYSQL_URL=args.mysql, DADASHOP_REDIS_URL=args.redis, DADASHOP_JWT_SECRET=secret,
+               DADASHOP_PORT=str(args.port), DADASHOP_PUBLIC_URL=f"http://127.0.0.1:{args.port}",
+               DADASHOP_ADMIN_KEY="loadtest-admin", DADASHOP_RATE_LIMITS="1" if args.rate_limits == "on" else "0")
+    if args.max_hashes:
+        env["DADASHOP_MAX_CONCURRENT_HASHES"] = str(args.max_hashes)
+    logs = open(OUT / "login_flood_service.log", "w")
+    service = subprocess.Popen([python, "server.py", "--processes", str(args.processes), "--no-jobs"], cwd=ROOT,
+                               env=env, stdout=logs, stderr=logs)
+    try:
+        wait_for_port(args.port)
+        time.sleep(1.0)  # let every worker open its pools
+        workers = children_of(service.pid) or [service.pid]
+        print(f"service pid {service.pid}, workers {workers}; rate limits {args.rate_limits}, "
+              f"max concurrent hashes {args.max_hashes or 'default'}, flood with {args.flood_with}")
+        report = asyncio.run(measure(args, secret, [service.pid] + workers))
+    finally:
+        stop(service)
+        logs.close()
+        lock_client.delete(lock)
+    calm, flood = report["calm"], report["flood"]
+    cpu = {phase: report[phase]["cpu_cores"] for phase in ("calm", "flood")}
+    print(f"\nCPU cores used (calm / flood): {json.dumps(cpu)}")
+    print(f"orders/s calm {calm['orders_per_s']:.0f} (p50 {calm['latency_ms']['p50']:.1f} ms), "
+          f"during the flood {flood['orders_per_s']:.0f} (p50 {flood['latency_ms']['p50']:.1f} ms): "
+          f"ratio {report['ratio']:.2f}")
+    logins = report["logins_during_flood"]
+    print(f"{args.flood_with} requests during the flood: {logins['per_s']:.0f}/s, http {logins['http']}, "
+          f"codes {logins['codes']}")
+    print(f"check {'OK' if report['check']['ok'] else 'FAILED'}: {report['check']}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(report, f, indent=2, default=str)
+    return 0 if report["check"]["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
