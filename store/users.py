@@ -12,6 +12,12 @@ DUMMY_HASH = hash_password(os.urandom(12).hex())
 MAX_CACHED_USER_IDS = 200_000
 
 
+def refuse_if_busy(services):
+    """429 at once when this process already runs as many password hashes as it may: checked first,
+    so a refused login costs neither a rate-limit count nor a database lookup."""
+    HASH_SLOTS.refuse_if_full(services.config.max_concurrent_hashes)
+
+
 async def register(services, username, password, email, phone) -> str:
     """A new buyer; returns a login token. A taken name is 10101."""
     password_hash = await hash_password_async(password, services.config.max_concurrent_hashes)
@@ -26,7 +32,7 @@ async def register(services, username, password, email, phone) -> str:
 
 async def log_in(services, username, password) -> str:
     """A login token; 10102 for a wrong name or password (the same answer, in about the same time)."""
-    HASH_SLOTS.refuse_if_full(services.config.max_concurrent_hashes)  # before the lookup: a flood costs nothing
+    refuse_if_busy(services)  # before the lookup: a flood costs nothing
     async with services.pool.acquire() as conn:
         user = await Q.get_user_by_name(conn, username=username)
     stored = user["password_hash"] if user else DUMMY_HASH
