@@ -6,6 +6,7 @@ through its own DictCursor.
 """
 import asyncio
 import logging
+import random
 import re
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -182,7 +183,10 @@ def apply_migrations(target):
                 # (IF NOT EXISTS) in case a crash stops it half way.
                 for statement in split_statements(path.read_text(encoding="utf-8")):
                     cur.execute(statement)
-                cur.execute("INSERT INTO schema_version (version, name) VALUES (%s, %s)", (version, path.name))
+                # IGNORE: GET_LOCK is node-local on Galera, so two instances starting through two
+                # nodes may both apply a migration (each is re-runnable) and both record it
+                cur.execute("INSERT IGNORE INTO schema_version (version, name) VALUES (%s, %s)",
+                            (version, path.name))
                 applied_now.append(path.name)
             cur.execute("SELECT RELEASE_LOCK(%s)", (f"dadashop_migrate_{target.db}",))
     finally:
@@ -234,10 +238,13 @@ def is_duplicate_key(exc):
     return isinstance(exc, pymysql.err.IntegrityError) and exc.args and exc.args[0] == DUPLICATE_KEY
 
 
-async def retry_on_lock_errors(attempt_once, *, attempts=5):
+async def retry_on_lock_errors(attempt_once, *, attempts=8):
     """`await attempt_once()`, again on a deadlock or lock wait timeout, `attempts` times at most.
 
-    The buyer never sees a deadlock: after `attempts` tries the last error propagates (a 500).
+    On Galera a certification conflict (two nodes wrote the same row) also reports 1213. The wait
+    before each retry grows and is random (full jitter), so transactions that collided once do not
+    collide again in lockstep. The buyer never sees a deadlock: only after `attempts` tries does
+    the last error propagate.
     """
     for attempt in range(1, attempts + 1):
         try:
@@ -246,10 +253,10 @@ async def retry_on_lock_errors(attempt_once, *, attempts=5):
             if not is_retryable(exc) or attempt == attempts:
                 raise
             log.info("transaction retry %d after MySQL error %s", attempt, exc.args[0])
-            await asyncio.sleep(0.005 * attempt)
+            await asyncio.sleep(random.uniform(0, 0.004 * 2 ** min(attempt, 6)))
 
 
-async def run_transaction(pool, work, *, attempts=5):
+async def run_transaction(pool, work, *, attempts=8):
     """Run `await work(conn)` in a transaction; retry it whole on a deadlock or lock wait timeout."""
     async def once():
         async with transaction(pool) as conn:
@@ -285,7 +292,7 @@ def compound_transaction(statements):
     return "\n".join(parts), params
 
 
-async def run_compound_transaction(pool, statements, *, attempts=5):
+async def run_compound_transaction(pool, statements, *, attempts=8):
     """Run a `compound_transaction`; on any error roll back (a SIGNAL leaves the transaction open),
     and retry it whole on a deadlock or lock wait timeout, like run_transaction."""
     sql, params = compound_transaction(statements)

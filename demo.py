@@ -4,11 +4,13 @@ About 20 SKUs over a few SPUs with sale attributes (颜色/尺寸/容量), image
 (static/images/*.svg, drawn by scripts/make_demo_images.py), and a demo buyer with an address.
 """
 import logging
+from datetime import timedelta
 from decimal import Decimal
 
 import db
 from db import Q
 from store.auth import hash_password
+from store.clock import utcnow
 
 log = logging.getLogger("dadashop.demo")
 
@@ -40,9 +42,19 @@ CATALOG = [
 ]
 
 
+CATEGORIES = {"纯棉T恤": "服装", "轻薄笔记本电脑": "数码", "红袖添香双肩包": "箱包", "真空保温杯": "家居",
+              "静音无线鼠标": "数码", "限时秒杀·静音无线鼠标": "数码"}
+
+# One flash-sale SKU: 2 per buyer, on sale from two minutes after the demo store is loaded for a week
+# (the storefront counts down to the start).
+FLASH_SALE = ("限时秒杀·静音无线鼠标", "秒杀价, 每人限购2件", ["颜色"], [(("白色",), "49.00", 100, "mouse_black.svg")])
+FLASH_SALE_LIMIT, FLASH_SALE_OPENS_IN, FLASH_SALE_LASTS = 2, timedelta(minutes=2), timedelta(days=7)
+
+
 async def load_catalog(conn, catalog=CATALOG):
+    sku_ids = []
     for spu_name, caption, attr_names, skus in catalog:
-        spu_id = await Q.create_spu(conn, name=spu_name, caption=caption)
+        spu_id = await Q.create_spu(conn, name=spu_name, caption=caption, category=CATEGORIES.get(spu_name, ""))
         attr_ids = [await Q.create_spu_sale_attr(conn, spu_id=spu_id, name=name, sort=i)
                     for i, name in enumerate(attr_names)]
         for values, price, stock, image in skus:
@@ -50,6 +62,8 @@ async def load_catalog(conn, catalog=CATALOG):
                                         price=Decimal(price), stock=stock, is_launched=1, default_image_url=image)
             for attr_id, value in zip(attr_ids, values):
                 await Q.create_sale_attr_value(conn, sku_id=sku_id, spu_sale_attr_id=attr_id, name=value)
+            sku_ids.append(sku_id)
+    return sku_ids
 
 
 async def load(config):
@@ -60,7 +74,11 @@ async def load(config):
                 log.info("demo: the catalog is not empty, nothing loaded")
             else:
                 await load_catalog(conn)
-                log.info("demo: loaded %d SKUs", sum(len(entry[3]) for entry in CATALOG))
+                sku_ids = await load_catalog(conn, [FLASH_SALE])
+                opens = utcnow().replace(microsecond=0) + FLASH_SALE_OPENS_IN
+                await Q.set_flash_sale(conn, sku_id=sku_ids[0], limit_per_buyer=FLASH_SALE_LIMIT, sale_start=opens,
+                                       sale_end=opens + FLASH_SALE_LASTS)
+                log.info("demo: loaded %d SKUs", sum(len(entry[3]) for entry in CATALOG) + 1)
             if await Q.get_user_by_name(conn, username=DEMO_USER) is None:
                 user_id = await Q.create_user(conn, username=DEMO_USER, password_hash=hash_password(DEMO_PASSWORD),
                                               email="demo@example.com", phone="13600000000")

@@ -27,10 +27,10 @@ import db
 import jobs
 from alipay.client import AlipayClient
 from handlers.addresses import AddressHandler, AddressListHandler
-from handlers.admin import ShipOrderHandler
+from handlers.admin import AdminOrderHandler, AdminOrderListHandler, ShipOrderHandler
 from handlers.base import NotFoundHandler
 from handlers.carts import CartHandler
-from handlers.goods import SkuHandler, SkuListHandler
+from handlers.goods import SkuHandler, SkuListHandler, SpuHandler, SpuListHandler
 from handlers.orders import OrderProcessingHandler, PayLinkHandler
 from handlers.payments import PaymentResultHandler
 from handlers.urls import ORDER_ID, PAY_LINK, PAYMENT_RESULT
@@ -56,10 +56,14 @@ class App(tornado.web.Application):
             (rf"/v1/users/{USERNAME}/address/(\d{{1,10}})/?", AddressHandler),
             (r"/v1/goods/skus/?", SkuListHandler),
             (r"/v1/goods/skus/(\d{1,10})/?", SkuHandler),
+            (r"/v1/goods/spus/?", SpuListHandler),
+            (r"/v1/goods/spus/(\d{1,10})/?", SpuHandler),
             (rf"/v1/carts/{USERNAME}/?", CartHandler),
             (r"/v1/orders/processing/?", OrderProcessingHandler),
             (PAYMENT_RESULT + "?", PaymentResultHandler),
             (PAY_LINK.format(f"({ORDER_ID})"), PayLinkHandler),
+            (r"/v1/admin/orders/?", AdminOrderListHandler),
+            (rf"/v1/admin/orders/({ORDER_ID})/?", AdminOrderHandler),
             (rf"/v1/admin/orders/({ORDER_ID})/ship/?", ShipOrderHandler),
             (r"/", tornado.web.RedirectHandler, {"url": "/static/index.html"}),
         ]

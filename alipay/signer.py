@@ -124,23 +124,25 @@ def verifying_scheme(public_key):
     return _scheme(public_key, load_public_key)
 
 
-def sign(message, private_key):
-    """RSA PKCS#1 v1.5 / SHA-256 over the UTF-8 message; base64 without newlines.
+def sign(message, private_key, charset="utf-8"):
+    """RSA PKCS#1 v1.5 / SHA-256 over the message encoded in ``charset`` (the request's
+    ``charset``; always UTF-8 here); base64 without newlines.
 
     ``private_key``: an RsaKey, PEM/base64 text, or a scheme from ``signing_scheme``.
     """
-    digest = SHA256.new(message.encode("utf-8"))
+    digest = SHA256.new(message.encode(charset))
     return base64.b64encode(_scheme(private_key, load_private_key).sign(digest)).decode("ascii")
 
 
-def verify(message, signature, public_key):
-    """True only for a valid signature. Any malformed input gives False, never an exception."""
+def verify(message, signature, public_key, charset="utf-8"):
+    """True only for a valid signature over the message encoded in ``charset``.
+    Any malformed input (or a message ``charset`` cannot encode) gives False, never an exception."""
     try:
         scheme = _scheme(public_key, load_public_key)
         raw = base64.b64decode(signature, validate=True)
-        scheme.verify(SHA256.new(message.encode("utf-8")), raw)
+        scheme.verify(SHA256.new(message.encode(charset)), raw)
         return True
-    except (ValueError, TypeError, AttributeError, binascii.Error, UnicodeError):
+    except (ValueError, TypeError, AttributeError, binascii.Error, UnicodeError, LookupError):
         return False
 
 

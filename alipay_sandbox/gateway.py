@@ -10,9 +10,19 @@ from alipay import signer
 from .state import BUYER_NAME, SHANGHAI, TRADE_CLOSED, SandboxError, alipay_time, business_error, money
 
 PAGE_PAY = "alipay.trade.page.pay"
+WAP_PAY = "alipay.trade.wap.pay"
+# The cashier methods and the product_code each requires.
+PAY_METHODS = {PAGE_PAY: "FAST_INSTANT_TRADE_PAY", WAP_PAY: "QUICK_WAP_WAY"}
 SERVER_METHODS = ("alipay.trade.query", "alipay.trade.close", "alipay.trade.refund",
                   "alipay.trade.fastpay.refund.query")
-METHODS = (PAGE_PAY,) + SERVER_METHODS
+METHODS = tuple(PAY_METHODS) + SERVER_METHODS
+
+# Like Alipay's gateway: the body (and query) is decoded with the charset named in the URL
+# query, GBK when there is none; the signature is then checked over the string encoded in the
+# ``charset`` parameter. A client that sends charset in the body only gets its Chinese text
+# decoded as GBK, and fails the signature.
+DEFAULT_CHARSET = "gbk"
+CHARSETS = ("utf-8", "gbk", "gb2312")
 
 # Required public parameters, with the sub_code Alipay uses when one is missing.
 _REQUIRED = (("method", "isv.missing-method"), ("app_id", "isv.missing-app-id"),
@@ -45,7 +55,8 @@ def check_request(state, params):
         raise _invalid("isv.invalid-method", "不存在的方法名")
     if params.get("format", "JSON").upper() != "JSON":
         raise _invalid("isv.invalid-format", "无效的数据格式")
-    if params.get("charset", "utf-8").lower() != "utf-8":
+    charset = params.get("charset", DEFAULT_CHARSET).lower()
+    if charset not in CHARSETS:
         raise _invalid("isv.invalid-charset", "字符集错误")
     if params["sign_type"] != "RSA2":
         raise _invalid("isv.invalid-signature-type", "无效的签名类型")
@@ -57,9 +68,18 @@ def check_request(state, params):
         raise _invalid("isv.invalid-timestamp", "非法的时间戳参数") from None
     if abs(datetime.now(SHANGHAI) - sent) > timedelta(seconds=state.timestamp_tolerance):
         raise _invalid("isv.invalid-timestamp", "非法的时间戳参数 (与北京时间相差过大)")
-    if not signer.verify(signer.request_sign_string(params), params["sign"], merchant_key):
-        raise _invalid("isv.invalid-signature", "验签出错，建议检查签名字符串或签名私钥与应用公钥是否匹配")
+    sign_string = signer.request_sign_string(params)
+    if not signer.verify(sign_string, params["sign"], merchant_key, charset):
+        # Alipay's own wording, including the string it verified (with & escaped as &amp;).
+        raise _invalid("isv.invalid-signature", "验签出错，建议检查签名字符串或签名私钥与应用公钥是否匹配，"
+                       "网关生成的验签字符串为：" + sign_string.replace("&", "&amp;"))
     return params["method"]
+
+
+def request_charset(params):
+    """The charset a (checked or failed) request asked answers in: its ``charset``, else UTF-8."""
+    charset = (params or {}).get("charset", "").lower()
+    return charset if charset in CHARSETS else "utf-8"
 
 
 # --- business parameters ------------------------------------------------------------------
@@ -97,10 +117,12 @@ def _amount(biz, name):
 
 
 def open_page_pay(state, params):
-    """alipay.trade.page.pay: the cashier opens, the trade exists from now on."""
+    """alipay.trade.page.pay / alipay.trade.wap.pay: the cashier opens, the trade exists from now on."""
     biz = _biz(params)
-    if biz.get("product_code") != "FAST_INSTANT_TRADE_PAY":
-        raise business_error("ACQ.INVALID_PARAMETER", "参数无效: product_code 必须是 FAST_INSTANT_TRADE_PAY")
+    method = params["method"]
+    product_code = PAY_METHODS[method]
+    if biz.get("product_code") != product_code:
+        raise business_error("ACQ.INVALID_PARAMETER", "参数无效: product_code 必须是 %s" % product_code)
     subject = _required(biz, "subject")
     if len(subject) > 256:
         raise business_error("ACQ.INVALID_PARAMETER", "参数无效: subject 过长")
@@ -114,13 +136,36 @@ def open_page_pay(state, params):
         app_id=params["app_id"], out_trade_no=_out_trade_no(biz), total_amount=_amount(biz, "total_amount"),
         subject=subject, body=biz.get("body"), time_expire=time_expire,
         notify_url=params.get("notify_url"), return_url=params.get("return_url"),
-        passback_params=biz.get("passback_params"))
+        passback_params=biz.get("passback_params"), method=method, quit_url=biz.get("quit_url"))
+
+
+# Fields Alipay adds to a 40004 answer of each method (seen in real responses), e.g.
+# {"code":"40004","msg":"Business Failed","sub_code":"ACQ.TRADE_NOT_EXIST","sub_msg":"交易不存在",
+#  "buyer_pay_amount":"0.00","invoice_amount":"0.00","out_trade_no":"...","point_amount":"0.00",
+#  "receipt_amount":"0.00"}
+_FAILURE_FIELDS = {
+    "alipay.trade.query": lambda out_trade_no: {
+        "buyer_pay_amount": "0.00", "invoice_amount": "0.00", "out_trade_no": out_trade_no,
+        "point_amount": "0.00", "receipt_amount": "0.00"},
+    "alipay.trade.close": lambda out_trade_no: {"out_trade_no": out_trade_no},
+    "alipay.trade.refund": lambda out_trade_no: {"refund_fee": "0.00", "send_back_fee": "0.00"},
+}
 
 
 def call_method(state, method, params):
-    """Answer a server-to-server method: the ``_response`` content (code 10000), or SandboxError."""
+    """Answer a server-to-server method: the ``_response`` content (code 10000), or SandboxError
+    (business failures carry the extra fields Alipay sends with them)."""
     biz = _biz(params)
     out_trade_no = _out_trade_no(biz)
+    try:
+        return _call_method(state, method, biz, out_trade_no)
+    except SandboxError as err:
+        if err.code == "40004" and method in _FAILURE_FIELDS:
+            err.extra = _FAILURE_FIELDS[method](out_trade_no)
+        raise
+
+
+def _call_method(state, method, biz, out_trade_no):
     trades = state.trades
     if method == "alipay.trade.query":
         return _query_content(trades.require(out_trade_no))
@@ -170,13 +215,14 @@ def _query_content(trade):
 
 # --- responses ----------------------------------------------------------------------------
 
-def response_body(state, response_key, content, signed=True):
-    """``{"<key>":{...},"sign":"..."}``, the signature over the exact serialized content."""
+def response_body(state, response_key, content, signed=True, charset="utf-8"):
+    """``{"<key>":{...},"sign":"..."}`` in the request's charset, the signature over the exact
+    serialized content in that charset."""
     raw = json.dumps(content, ensure_ascii=False, separators=(",", ":"))
     body = '{"%s":%s' % (response_key, raw)
     if signed:
-        body += ',"sign":"%s"' % signer.sign(raw, state.alipay_signing)
-    return (body + "}").encode("utf-8")
+        body += ',"sign":"%s"' % signer.sign(raw, state.alipay_signing, charset)
+    return (body + "}").encode(charset)
 
 
 # --- return and notify --------------------------------------------------------------------
@@ -185,7 +231,7 @@ def return_url(state, trade):
     """The browser redirect after paying, with Alipay-signed parameters (no trade_status)."""
     params = {
         "app_id": trade.app_id, "auth_app_id": trade.app_id, "charset": "utf-8",
-        "method": "alipay.trade.page.pay.return", "out_trade_no": trade.out_trade_no,
+        "method": trade.method + ".return", "out_trade_no": trade.out_trade_no,
         "seller_id": state.seller_id, "sign_type": "RSA2", "timestamp": alipay_time(state.trades.now()),
         "total_amount": money(trade.total_amount), "trade_no": trade.trade_no, "version": "1.0",
     }

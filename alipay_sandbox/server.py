@@ -1,7 +1,7 @@
 """The sandbox's Tornado application, its state, and the in-process handle used by tests.
 
 Endpoints:
-  GET|POST /gateway.do                  the Alipay gateway (page pay → HTML cashier; others → signed JSON)
+  GET|POST /gateway.do                  the Alipay gateway (page / wap pay → HTML cashier; others → signed JSON)
   GET      /cashier/<out_trade_no>      the cashier page of an existing trade
   POST     /cashier/pay, /cashier/cancel   the cashier's buttons (form field out_trade_no)
   GET      /sandbox/api/trades[/<out_trade_no>]   inspect trades (JSON)
@@ -11,7 +11,7 @@ Endpoints:
 import json
 import re
 from collections.abc import Mapping
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import tornado.web
 from tornado.httpclient import AsyncHTTPClient
@@ -113,28 +113,41 @@ class GatewayHandler(_Base):
     def post(self):
         self.handle()
 
+    def gateway_params(self):
+        """Query and form merged, values raw, decoded with the charset named in the URL query
+        (GBK without one), as Alipay's gateway does; None if that charset is unknown."""
+        named = self.request.query_arguments.get("charset", [b""])[0].decode("ascii", "replace").strip()
+        charset = named.lower() or gateway.DEFAULT_CHARSET
+        if charset not in gateway.CHARSETS:
+            return None
+        params = {}
+        for arguments in (self.request.query_arguments, self.request.body_arguments):
+            for key, values in arguments.items():
+                if values:
+                    # Undecodable bytes become U+FFFD: the request then fails its signature check.
+                    params.setdefault(key, values[0].decode(charset, "replace"))
+        return params
+
     def handle(self):
-        try:
-            params = self.raw_params()
-        except UnicodeDecodeError:
-            params = None
+        params = self.gateway_params()
         method = (params or {}).get("method")
-        if method == gateway.PAGE_PAY:
+        if method in gateway.PAY_METHODS:
             return self.page_pay(params)
         key = signer.response_key(method) if method in gateway.METHODS else "error_response"
+        charset = gateway.request_charset(params)
         try:
             if params is None:
-                raise SandboxError("40002", "isv.invalid-charset", "字符集错误: 参数不是 UTF-8")
+                raise SandboxError("40002", "isv.invalid-charset", "字符集错误")
             gateway.check_request(self.state, params)
             content = gateway.call_method(self.state, method, params)
         except SandboxError as err:
             # Like Alipay: answers are signed once the app is known, parameter errors otherwise not.
             signed = params is not None and params.get("app_id") in self.state.apps
-            return self.write_body(gateway.response_body(self.state, key, err.content(), signed))
-        self.write_body(gateway.response_body(self.state, key, content))
+            return self.write_body(gateway.response_body(self.state, key, err.content(), signed, charset), charset)
+        self.write_body(gateway.response_body(self.state, key, content, charset=charset), charset)
 
-    def write_body(self, body):
-        self.set_header("Content-Type", "application/json; charset=utf-8")
+    def write_body(self, body, charset):
+        self.set_header("Content-Type", "application/json; charset=%s" % charset)
         self.finish(body)
 
     def page_pay(self, params):
@@ -228,9 +241,22 @@ class IndexHandler(_Base):
             % (self.request.protocol + "://" + self.request.host, len(self.state.trades.trades)))))
 
 
+class _Application(tornado.web.Application):
+    def find_handler(self, request, **kwargs):
+        # HTTP/1.1 servers must accept the absolute form ("POST http://host/gateway.do?..."), which
+        # the official Python SDK sends; Tornado would route on "http://host/gateway.do" and 404.
+        if request.path.startswith(("http://", "https://")):
+            target = urlsplit(request.uri)
+            request.host = target.netloc   # RFC 9112 §3.2.2: the target's host wins over Host
+            request.host_name = target.hostname or request.host_name
+            request.path = target.path or "/"
+            request.uri = request.path + ("?" + target.query if target.query else "")
+        return super().find_handler(request, **kwargs)
+
+
 def make_app(state=None, **settings):
     """The sandbox as a Tornado Application (``state``: a SandboxState, default settings if None)."""
-    return tornado.web.Application([
+    return _Application([
         (r"/", IndexHandler),
         (r"/gateway\.do", GatewayHandler),
         (r"/cashier/pay", CashierPayHandler),

@@ -30,13 +30,14 @@ _MSG = {"10000": "Success", "20000": "Service Currently Unavailable",
 class SandboxError(Exception):
     """An Alipay-style failure: code, sub_code, sub_msg (the gateway turns it into a response)."""
 
-    def __init__(self, code, sub_code, sub_msg):
+    def __init__(self, code, sub_code, sub_msg, extra=None):
         super().__init__("%s %s %s" % (code, sub_code, sub_msg))
         self.code, self.sub_code, self.sub_msg = code, sub_code, sub_msg
+        self.extra = extra or {}   # method-specific fields Alipay adds to the answer
 
     def content(self):
         return {"code": self.code, "msg": _MSG.get(self.code, "Failed"),
-                "sub_code": self.sub_code, "sub_msg": self.sub_msg}
+                "sub_code": self.sub_code, "sub_msg": self.sub_msg, **self.extra}
 
 
 def business_error(sub_code, sub_msg):
@@ -91,6 +92,8 @@ class Trade:
     notify_url: str = None
     return_url: str = None
     passback_params: str = None
+    method: str = "alipay.trade.page.pay"   # or alipay.trade.wap.pay (the phone cashier)
+    quit_url: str = None                    # wap: where "back to the shop" goes
     status: str = WAIT_BUYER_PAY
     buyer_id: str = None
     buyer_logon_id: str = None
@@ -122,6 +125,7 @@ class Trade:
         return {
             "out_trade_no": self.out_trade_no, "trade_no": self.trade_no, "app_id": self.app_id,
             "status": self.status, "total_amount": money(self.total_amount), "subject": self.subject,
+            "method": self.method,
             "buyer_id": self.buyer_id, "buyer_logon_id": self.buyer_logon_id,
             "gmt_create": alipay_time(self.gmt_create), "gmt_payment": alipay_time(self.gmt_payment),
             "gmt_close": alipay_time(self.gmt_close), "time_expire": alipay_time(self.time_expire),
@@ -173,14 +177,15 @@ class Trades:
         return trade
 
     def open(self, *, app_id, out_trade_no, total_amount, subject, body=None, time_expire=None,
-             notify_url=None, return_url=None, passback_params=None):
+             notify_url=None, return_url=None, passback_params=None, method="alipay.trade.page.pay",
+             quit_url=None):
         """The cashier was opened: create the trade, or show the existing one again."""
         trade = self.get(out_trade_no)
         if trade is None:
             trade = Trade(out_trade_no=out_trade_no, app_id=app_id, trade_no=self.new_trade_no(),
                           total_amount=total_amount, subject=subject, body=body, gmt_create=self.now(),
                           time_expire=time_expire, notify_url=notify_url, return_url=return_url,
-                          passback_params=passback_params)
+                          passback_params=passback_params, method=method, quit_url=quit_url)
             self.trades[out_trade_no] = trade
             self.get(out_trade_no)  # may already be past time_expire
         elif trade.total_amount != total_amount or trade.app_id != app_id:

@@ -19,23 +19,39 @@ class AddressListHandler(BaseHandler):
     @authenticated
     async def post(self, username):
         self.check_own_username(username)
-        fields = dict(
-            receiver=self.body_str("receiver", max_length=32),
-            receiver_mobile=self.body_str("receiver_phone", pattern=MOBILE),
-            address=self.body_str("address", max_length=255),
-            postcode=self.body_str("postcode", required=False, default="", pattern=POSTCODE),
-            tag=self.body_str("tag", required=False, default="", max_length=16),
-        )
-        wants_default = self.json_body().get("is_default") in (True, 1, "1", "true")
-        row = await addresses.add_address(self.services, self.user["id"], fields, wants_default)
+        row = await addresses.add_address(self.services, self.user["id"], address_fields(self),
+                                          wants_default(self))
         self.ok(views.address(row))
+
+
+ADDRESS_FIELDS = ("receiver", "receiver_phone", "address", "postcode", "tag")
+
+
+def address_fields(handler) -> dict:
+    """The address in the request body, checked (the original pages' names)."""
+    return dict(
+        receiver=handler.body_str("receiver", max_length=32),
+        receiver_mobile=handler.body_str("receiver_phone", pattern=MOBILE),
+        address=handler.body_str("address", max_length=255),
+        postcode=handler.body_str("postcode", required=False, default="", pattern=POSTCODE),
+        tag=handler.body_str("tag", required=False, default="", max_length=16),
+    )
+
+
+def wants_default(handler) -> bool:
+    return handler.json_body().get("is_default") in (True, 1, "1", "true")
 
 
 class AddressHandler(BaseHandler):
     @authenticated
     async def put(self, username, address_id):
-        """Make this address the default one."""
+        """With address fields: edit the address (and make it the default with "is_default");
+        without: make it the default."""
         self.check_own_username(username)
+        if any(name in self.json_body() for name in ADDRESS_FIELDS):
+            row = await addresses.edit_address(self.services, self.user["id"], int(address_id),
+                                               address_fields(self), wants_default(self))
+            return self.ok(views.address(row))
         await addresses.make_default(self.services, self.user["id"], int(address_id))
         self.ok()
 

@@ -5,6 +5,7 @@ import json
 from handlers.urls import pay_link
 from store.clock import shanghai_time_text
 from store.money import money
+from store.status import AWAITING_PAYMENT
 
 SELLER_NAME = "达达商城"
 
@@ -33,7 +34,14 @@ def sku(row) -> dict:
         "is_launched": bool(row.get("is_launched", 1)),
         "default_image_url": row["default_image_url"],
         "sku_sale_attr_names": row["attr_names"], "sku_sale_attr_vals": row["attr_vals"],
+        # flash-sale rules (contract, "Additions"); null = none
+        "limit_per_buyer": row.get("limit_per_buyer"),
+        "sale_start": optional_time(row.get("sale_start")), "sale_end": optional_time(row.get("sale_end")),
     }
+
+
+def optional_time(moment):
+    return shanghai_time_text(moment) if moment is not None else None
 
 
 def cart(lines) -> list:
@@ -60,28 +68,86 @@ def confirmation(c) -> dict:
             "transit": money(c.totals.freight), "payment_amount": money(c.totals.payment)}
 
 
+def listed_order(o) -> dict:
+    """An order as the buyer's list shows it (the original fields), with its payment deadline while
+    it awaits payment and the merchant's logistics once shipped."""
+    entry = {
+        "order_id": o["order_id"], "order_total_count": o["total_count"],
+        "order_total_amount": money(o["total_amount"]), "order_freight": money(o["freight"]),
+        "status": o["status"], "order_time": shanghai_time_text(o["created_time"]),
+        "address": {"title": o["tag"], "address": o["address"], "mobile": o["receiver_mobile"],
+                    "receiver": o["receiver"]},
+        "order_sku": [order_line(li["sku_id"], li["name"], li["image"], li["price"], li["count"],
+                                 li["attr_names"], li["attr_vals"]) for li in o["lines"]],
+    }
+    if o["status"] == AWAITING_PAYMENT:
+        entry["pay_deadline"] = shanghai_time_text(o["pay_deadline"])
+    if o.get("paid_time") is not None:
+        entry["paid_time"] = shanghai_time_text(o["paid_time"])
+    if o.get("carrier"):
+        entry["logistics"] = {"carrier": o["carrier"], "tracking_no": o["tracking_no"],
+                              "shipped_time": optional_time(o["shipped_time"])}
+    return entry
+
+
 def order_page(page) -> dict:
     """GET status=1: one page of the buyer's orders."""
-    return {
-        "orders_list": [{
-            "order_id": o["order_id"], "order_total_count": o["total_count"],
-            "order_total_amount": money(o["total_amount"]), "order_freight": money(o["freight"]),
-            "status": o["status"], "order_time": shanghai_time_text(o["created_time"]),
-            "address": {"title": o["tag"], "address": o["address"], "mobile": o["receiver_mobile"],
-                        "receiver": o["receiver"]},
-            "order_sku": [order_line(li["sku_id"], li["name"], li["image"], li["price"], li["count"],
-                                     li["attr_names"], li["attr_vals"]) for li in o["lines"]],
-        } for o in page["orders"]],
-        "total": page["total"], "page": page["page"], "page_size": page["page_size"],
-    }
+    return {"orders_list": [listed_order(o) for o in page["orders"]],
+            "total": page["total"], "page": page["page"], "page_size": page["page_size"]}
+
+
+def merchant_order(o) -> dict:
+    """An order as the merchant sees it: the buyer's view plus buyer, payment and shipping facts."""
+    entry = listed_order(o)
+    entry.update({"user_id": o["user_id"], "username": o["username"], "trade_no": o["trade_no"],
+                  "paid_time": optional_time(o["paid_time"]), "shipped_time": optional_time(o["shipped_time"]),
+                  "received_time": optional_time(o["received_time"]), "closed_time": optional_time(o["closed_time"]),
+                  "close_reason": o["close_reason"], "pay_deadline": shanghai_time_text(o["pay_deadline"])})
+    return entry
+
+
+def merchant_order_page(page) -> dict:
+    return {"orders": [merchant_order(o) for o in page["orders"]],
+            "total": page["total"], "page": page["page"], "page_size": page["page_size"]}
+
+
+def merchant_order_detail(o) -> dict:
+    """One order with what Alipay told us about it and its refunds."""
+    entry = merchant_order(o)
+    entry["payment_events"] = [{
+        "id": e["id"], "source": e["source"], "notify_id": e["notify_id"], "trade_no": e["trade_no"],
+        "trade_status": e["trade_status"], "total_amount": e["total_amount"], "verified": bool(e["verified"]),
+        "outcome": e["outcome"], "repeats": e["repeats"], "received_time": shanghai_time_text(e["received_time"]),
+        "last_time": shanghai_time_text(e["last_time"])} for e in o["events"]]
+    entry["refunds"] = [{
+        "out_request_no": r["out_request_no"], "amount": money(r["amount"]), "reason": r["reason"],
+        "status": r["status"], "attempts": r["attempts"], "last_result": r["last_result"],
+        "created_time": shanghai_time_text(r["created_time"]), "done_time": optional_time(r["done_time"])}
+        for r in o["refunds"]]
+    return entry
 
 
 def pay_data(config, order) -> dict:
-    """The answer of create (POST 0) and pay (POST 1): always the order's stored total."""
+    """The answer of create (POST 0) and pay (POST 1): always the order's stored total, and the
+    moment the order closes unpaid (so a page can count down)."""
     return {"saller": SELLER_NAME, "total_amount": money(order["total_amount"]), "order_id": order["order_id"],
-            "pay_url": pay_link(config, order["order_id"])}
+            "pay_url": pay_link(config, order["order_id"]), "pay_deadline": shanghai_time_text(order["pay_deadline"])}
 
 
 def payment_subject(order_id) -> str:
     """What the Alipay cashier shows as the purchase."""
     return f"{SELLER_NAME}订单 {order_id}"
+
+
+def product_summary(row) -> dict:
+    """One entry of the product list: a product (SPU) with the price range of its SKUs on sale."""
+    return {"id": row["id"], "name": row["name"], "caption": row["caption"], "category": row["category"],
+            "price_min": money(row["price_min"]), "price_max": money(row["price_max"]),
+            "stock": int(row["stock"]), "default_image_url": row["default_image_url"]}
+
+
+def product(p) -> dict:
+    """A product page: its sale attributes and values, and every SKU with its values, so a page can
+    offer a selector."""
+    return {"id": p["id"], "name": p["name"], "caption": p["caption"], "category": p["category"],
+            "sale_attrs": p["sale_attrs"], "skus": [sku(s) for s in p["skus"]]}

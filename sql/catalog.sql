@@ -15,7 +15,8 @@ LIMIT :limit OFFSET :offset;
 
 -- name: get_skus_by_ids
 -- Launched or not: callers decide what an off-shelf SKU means to them.
-SELECT id, spu_id, name, caption, price, stock, sales, is_launched, default_image_url
+SELECT id, spu_id, name, caption, price, stock, sales, is_launched, default_image_url,
+       limit_per_buyer, sale_start, sale_end
 FROM sku
 WHERE id IN :ids;
 
@@ -27,8 +28,41 @@ JOIN spu_sale_attr a ON a.id = v.spu_sale_attr_id
 WHERE v.sku_id IN :ids
 ORDER BY v.sku_id, a.sort, a.id;
 
+-- name: list_spus
+-- Products with at least one SKU on sale, one row each: price range, stock, and the image of its
+-- first SKU; `q` matches name or caption (a LIKE pattern, escaped by the caller), '' = all.
+SELECT spu.id, spu.name, spu.caption, spu.category, MIN(sku.price) AS price_min, MAX(sku.price) AS price_max,
+       SUM(sku.stock) AS stock, SUBSTRING_INDEX(GROUP_CONCAT(sku.default_image_url ORDER BY sku.id), ',', 1)
+       AS default_image_url
+FROM spu JOIN sku ON sku.spu_id = spu.id AND sku.is_launched = 1
+WHERE (:q = '' OR spu.name LIKE :q OR spu.caption LIKE :q) AND (:category = '' OR spu.category = :category)
+GROUP BY spu.id
+ORDER BY spu.id
+LIMIT :limit OFFSET :offset;
+
+-- name: count_spus$
+SELECT COUNT(DISTINCT spu.id)
+FROM spu JOIN sku ON sku.spu_id = spu.id AND sku.is_launched = 1
+WHERE (:q = '' OR spu.name LIKE :q OR spu.caption LIKE :q) AND (:category = '' OR spu.category = :category);
+
+-- name: list_categories
+SELECT spu.category AS name, COUNT(DISTINCT spu.id) AS products
+FROM spu JOIN sku ON sku.spu_id = spu.id AND sku.is_launched = 1
+WHERE spu.category <> ''
+GROUP BY spu.category
+ORDER BY spu.category;
+
+-- name: get_spu^
+SELECT id, name, caption, category FROM spu WHERE id = :spu_id;
+
+-- name: get_sale_attrs_of_spu
+SELECT id, name FROM spu_sale_attr WHERE spu_id = :spu_id ORDER BY sort, id;
+
+-- name: get_sku_ids_of_spu
+SELECT id FROM sku WHERE spu_id = :spu_id ORDER BY id;
+
 -- name: create_spu<!
-INSERT INTO spu (name, caption) VALUES (:name, :caption);
+INSERT INTO spu (name, caption, category) VALUES (:name, :caption, :category);
 
 -- name: create_spu_sale_attr<!
 INSERT INTO spu_sale_attr (spu_id, name, sort) VALUES (:spu_id, :name, :sort);
@@ -36,6 +70,11 @@ INSERT INTO spu_sale_attr (spu_id, name, sort) VALUES (:spu_id, :name, :sort);
 -- name: create_sku<!
 INSERT INTO sku (spu_id, name, caption, price, stock, sales, is_launched, default_image_url)
 VALUES (:spu_id, :name, :caption, :price, :stock, 0, :is_launched, :default_image_url);
+
+-- name: set_flash_sale!
+-- A per-buyer limit and a sale window (UTC); NULLs lift them.
+UPDATE sku SET limit_per_buyer = :limit_per_buyer, sale_start = :sale_start, sale_end = :sale_end
+WHERE id = :sku_id;
 
 -- name: create_sale_attr_value<!
 INSERT INTO sale_attr_value (sku_id, spu_sale_attr_id, name) VALUES (:sku_id, :spu_sale_attr_id, :name);

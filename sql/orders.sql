@@ -15,6 +15,11 @@ INSERT INTO order_goods (order_id, sku_id, count, price) VALUES (:order_id, :sku
 UPDATE sku SET stock = stock + :count, sales = sales - :count
 WHERE id = :sku_id AND sales >= :count;
 
+-- name: release_hold!
+-- A closed order's units of a limited SKU no longer count against the buyer's limit.
+UPDATE buyer_hold SET held = held - :count
+WHERE user_id = :user_id AND sku_id = :sku_id AND held >= :count;
+
 -- name: get_sku_stock$
 SELECT stock FROM sku WHERE id = :sku_id;
 
@@ -46,11 +51,11 @@ SELECT COUNT(*) FROM order_info WHERE user_id = :user_id AND status = :status;
 -- name: list_orders_page
 -- One page, newest first, with the number of all of the buyer's orders (in `order_status`, or
 -- all when it is 0) counted by the same index scan: one query instead of COUNT + SELECT.
-SELECT order_id, status, total_count, total_amount, freight, created_time,
-       receiver, receiver_mobile, address, tag, COUNT(*) OVER () AS total
+SELECT order_id, status, total_count, total_amount, freight, created_time, pay_deadline, paid_time,
+       receiver, receiver_mobile, address, tag, carrier, tracking_no, shipped_time, COUNT(*) OVER () AS total
 FROM order_info
 WHERE user_id = :user_id AND (:order_status = 0 OR status = :order_status)
-ORDER BY id DESC
+ORDER BY created_time DESC, order_id DESC
 LIMIT :limit OFFSET :offset;
 
 -- name: get_lines_with_attrs_of_orders
@@ -65,12 +70,34 @@ LEFT JOIN spu_sale_attr a ON a.id = v.spu_sale_attr_id
 WHERE og.order_id IN :order_ids
 ORDER BY og.order_id, og.sku_id, a.sort, a.id;
 
+-- name: list_all_orders_page
+-- The merchant's view: every buyer's orders (in `status`, or all when it is 0), newest first, with
+-- the number of them counted by the same query.
+SELECT o.order_id, o.user_id, u.username, o.status, o.total_count, o.total_amount, o.freight, o.created_time,
+       o.pay_deadline, o.receiver, o.receiver_mobile, o.address, o.tag, o.trade_no, o.paid_time, o.carrier,
+       o.tracking_no, o.shipped_time, o.received_time, o.closed_time, o.close_reason, COUNT(*) OVER () AS total
+FROM order_info o JOIN user_profile u ON u.id = o.user_id
+WHERE (:status = 0 OR o.status = :status)
+ORDER BY o.created_time DESC, o.order_id DESC
+LIMIT :limit OFFSET :offset;
+
+-- name: count_all_orders$
+SELECT COUNT(*) FROM order_info WHERE (:status = 0 OR status = :status);
+
+-- name: get_order_for_merchant^
+SELECT o.order_id, o.user_id, u.username, o.status, o.total_count, o.total_amount, o.freight, o.created_time,
+       o.pay_deadline, o.receiver, o.receiver_mobile, o.address, o.tag, o.trade_no, o.paid_time, o.carrier,
+       o.tracking_no, o.shipped_time, o.received_time, o.closed_time, o.close_reason
+FROM order_info o JOIN user_profile u ON u.id = o.user_id
+WHERE o.order_id = :order_id;
+
 -- name: mark_received!
 UPDATE order_info SET status = 4 /* completed */, received_time = :now
 WHERE order_id = :order_id AND user_id = :user_id AND status = 3 /* awaiting receipt */;
 
 -- name: mark_shipped!
-UPDATE order_info SET status = 3 /* awaiting receipt */, shipped_time = :now
+UPDATE order_info SET status = 3 /* awaiting receipt */, shipped_time = :now, carrier = :carrier,
+                      tracking_no = :tracking_no
 WHERE order_id = :order_id AND status = 2 /* awaiting shipment */;
 
 -- name: mark_closed!

@@ -17,6 +17,15 @@ SELECT id, outcome FROM payment_event WHERE notify_id = :notify_id;
 -- name: count_repeat!
 UPDATE payment_event SET repeats = repeats + 1, last_time = :now WHERE notify_id = :notify_id;
 
+-- name: events_of_order
+SELECT id, source, notify_id, trade_no, trade_status, total_amount, verified, outcome, repeats, received_time,
+       last_time
+FROM payment_event WHERE order_id = :order_id ORDER BY id;
+
+-- name: refunds_of_order
+SELECT id, out_request_no, amount, reason, status, attempts, last_result, created_time, done_time
+FROM refund WHERE order_id = :order_id ORDER BY id;
+
 -- name: add_refund!
 -- INSERT IGNORE: the same late payment seen twice (a resent notify) owes one refund.
 INSERT IGNORE INTO refund (order_id, trade_no, out_request_no, amount, reason, created_time, next_attempt_time)

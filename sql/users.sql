@@ -26,6 +26,12 @@ SELECT COUNT(*) FROM address WHERE user_id = :user_id AND is_alive = 1;
 INSERT INTO address (user_id, receiver, receiver_mobile, address, postcode, tag, is_default)
 VALUES (:user_id, :receiver, :receiver_mobile, :address, :postcode, :tag, :is_default);
 
+-- name: update_address!
+-- Orders keep their own snapshot of the address: editing the book rewrites no history.
+UPDATE address SET receiver = :receiver, receiver_mobile = :receiver_mobile, address = :address,
+                   postcode = :postcode, tag = :tag
+WHERE id = :address_id AND user_id = :user_id AND is_alive = 1;
+
 -- name: clear_default_address!
 UPDATE address SET is_default = 0 WHERE user_id = :user_id AND is_default = 1;
 

@@ -26,6 +26,20 @@ async def add_address(services, user_id, fields, wants_default) -> dict:
     return await run_transaction(services.pool, add)
 
 
+async def edit_address(services, user_id, address_id, fields, wants_default) -> dict:
+    """Change an address (orders keep their snapshot); optionally make it the default. Returns the row."""
+    async def work(conn):
+        if await Q.get_alive_address(conn, address_id=address_id, user_id=user_id) is None:
+            raise BusinessError(BAD_ADDRESS, "收货地址无效")
+        await Q.update_address(conn, address_id=address_id, user_id=user_id, **fields)
+        if wants_default:
+            await Q.clear_default_address(conn, user_id=user_id)
+            await Q.set_default_address(conn, address_id=address_id, user_id=user_id)
+        return await Q.get_alive_address(conn, address_id=address_id, user_id=user_id)
+
+    return await run_transaction(services.pool, work)
+
+
 async def make_default(services, user_id, address_id):
     async def work(conn):
         if await Q.get_alive_address(conn, address_id=address_id, user_id=user_id) is None:

@@ -37,3 +37,46 @@ async def list_launched(services, page, page_size) -> tuple[list, int]:
         page_rows = await rows(Q.list_launched_skus(conn, limit=page_size, offset=(page - 1) * page_size))
         skus = await skus_by_id(conn, [r["id"] for r in page_rows])
     return [skus[r["id"]] for r in page_rows], total
+
+
+# ---------------------------------------------------------------- products (SPUs)
+
+def like_pattern(text) -> str:
+    """A LIKE pattern matching `text` anywhere, its own % and _ taken literally; '' for no filter."""
+    if not text:
+        return ""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+async def list_products(services, q, category, page, page_size) -> tuple[list, int]:
+    """Products with something on sale, by id: price range, stock and image; and how many match."""
+    filters = {"q": like_pattern(q), "category": category or ""}
+    async with services.pool.acquire() as conn:
+        total = await Q.count_spus(conn, **filters)
+        products = await rows(Q.list_spus(conn, limit=page_size, offset=(page - 1) * page_size, **filters))
+    return products, total
+
+
+async def categories(services) -> list:
+    async with services.pool.acquire() as conn:
+        return await rows(Q.list_categories(conn))
+
+
+async def product(services, spu_id) -> dict:
+    """A product with its sale attributes (names, and the values its SKUs use, in SKU order) and
+    every SKU (launched or not) with its values; 50101 (HTTP 404) when unknown or nothing is on sale."""
+    async with services.pool.acquire() as conn:
+        spu = await Q.get_spu(conn, spu_id=spu_id)
+        if spu is None:
+            raise BusinessError(UNKNOWN_SKU, "商品不存在或已下架", http_status=404)
+        attr_names = [a["name"] for a in await rows(Q.get_sale_attrs_of_spu(conn, spu_id=spu_id))]
+        skus = await skus_by_id(conn, [r["id"] for r in await rows(Q.get_sku_ids_of_spu(conn, spu_id=spu_id))])
+    if not any(s["is_launched"] for s in skus.values()):
+        raise BusinessError(UNKNOWN_SKU, "商品不存在或已下架", http_status=404)
+    values = {name: [] for name in attr_names}
+    for sku in skus.values():
+        for name, value in zip(sku["attr_names"], sku["attr_vals"]):
+            if value not in values.setdefault(name, []):
+                values[name].append(value)
+    return dict(spu, sale_attrs=[{"name": name, "values": vals} for name, vals in values.items()],
+                skus=[skus[i] for i in sorted(skus)])

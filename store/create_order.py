@@ -14,19 +14,21 @@ import pymysql
 from db import Q, is_duplicate_key, read_fragment, run_compound_transaction
 from store import cart
 from store.catalog import skus_by_id
-from store.clock import SHANGHAI, utcnow
-from store.errors import BAD_ADDRESS, IN_PROGRESS, BusinessError, OutOfStock
+from store.clock import SHANGHAI, shanghai_time_text, utcnow
+from store.errors import BAD_ADDRESS, IN_PROGRESS, BusinessError, NotOnSale, OutOfStock, PurchaseLimitReached
 from store.order_list import orders_changed
 from store.settle import CART, lines_of, totals, wanted_items
-from store.sold_out import first_sold_out, mark_if_none_left, mark_sold_out
+from store.sold_out import first_sold_out, mark_sold_out
 from store.status import AWAITING_PAYMENT
 
 IN_PROGRESS_TTL = 30  # seconds an idempotency key stays "in progress" if its request dies
 _DELETE_IF_OURS = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
-# The SIGNAL of the deduct fragment: its error number (PyMySQL reads it as a signed 16-bit value,
-# so it must stay below 32768) and the SKU id as its message.
-OUT_OF_STOCK_ERRNO = 30103
+# The SIGNALs of the fragments carry one of these error numbers (PyMySQL reads them as signed
+# 16-bit values, so they must stay below 32768) and the SKU id as their message.
+NOT_DEDUCTED_ERRNO = 30103  # too little stock, off the shelf, or outside the sale window
+OVER_LIMIT_ERRNO = 30112    # the buyer's hold would pass the SKU's per-buyer limit
 DEDUCT_STOCK_OR_SIGNAL = read_fragment("deduct_stock_or_signal")
+HOLD_WITHIN_LIMIT_OR_SIGNAL = read_fragment("hold_within_limit_or_signal")
 ORDER_ID_ATTEMPTS = 3
 
 
@@ -85,15 +87,16 @@ async def _create_order(services, user_id, address_id, settlement_type, sku_id, 
             raise BusinessError(BAD_ADDRESS, "收货地址无效")
         skus = await skus_by_id(conn, wanted, with_attrs=False)  # the answer shows no sale attributes
     lines = lines_of(wanted, skus)
+    now = utcnow()
     # Shed what the database already says cannot be sold (a consistent read, no lock taken): the
-    # same answer the UPDATE would give, without queueing for the hot row.
+    # same answer the statement would give, without queueing for the hot row.
     for line in lines:
+        check_sale_window(skus[line.sku_id], now)
         if skus[line.sku_id]["stock"] < line.count:
             if skus[line.sku_id]["stock"] == 0:
                 await mark_sold_out(services, line.sku_id)
             raise OutOfStock(line.sku_id)
     sums = totals(lines, services.config.freight)
-    now = utcnow()
     order = {
         "order_id": new_order_id(user_id), "user_id": user_id, "address_id": address["id"],
         "receiver": address["receiver"], "receiver_mobile": address["receiver_mobile"],
@@ -103,11 +106,10 @@ async def _create_order(services, user_id, address_id, settlement_type, sku_id, 
     }
     for attempt in range(1, ORDER_ID_ATTEMPTS + 1):
         try:
-            await insert_order_deducting_stock(services.pool, order, lines)
+            await insert_order_deducting_stock(services.pool, order, lines, skus)
             break
-        except OutOfStock as short:
-            await mark_if_none_left(services, short.sku_id)
-            raise
+        except OutOfStock as refused:
+            await explain_refused_deduction(services, refused)
         except pymysql.err.IntegrityError as exc:
             if not is_duplicate_key(exc):
                 raise
@@ -126,18 +128,46 @@ async def _create_order(services, user_id, address_id, settlement_type, sku_id, 
             "pay_deadline": order["pay_deadline"], "status": AWAITING_PAYMENT}
 
 
-async def insert_order_deducting_stock(pool, order, lines):
-    """The create transaction as one compound statement; OutOfStock(sku_id) on the first short SKU
-    (everything rolled back), retried whole on a deadlock or lock wait timeout."""
+def check_sale_window(sku, now):
+    """NotOnSale unless `now` is inside the SKU's sale window (no window: always on sale)."""
+    if sku["sale_start"] is not None and now < sku["sale_start"]:
+        raise NotOnSale(sku["id"], opens=shanghai_time_text(sku["sale_start"]))
+    if sku["sale_end"] is not None and now >= sku["sale_end"]:
+        raise NotOnSale(sku["id"], closed=shanghai_time_text(sku["sale_end"]))
+
+
+async def explain_refused_deduction(services, refused):
+    """The statement did not deduct an SKU: say why, as the database sees it now — outside its
+    sale window (50113), or too little stock (50103, and the sold-out mark when none is left)."""
+    async with services.pool.acquire() as conn:
+        sku = (await skus_by_id(conn, [refused.sku_id], with_attrs=False)).get(refused.sku_id)
+    if sku is not None:
+        check_sale_window(sku, utcnow())
+        if sku["stock"] == 0:
+            await mark_sold_out(services, sku["id"])
+    raise refused
+
+
+async def insert_order_deducting_stock(pool, order, lines, skus):
+    """The create transaction as one compound statement. On the first SKU it cannot take, all is
+    rolled back: OutOfStock(sku_id) when the deduction failed, PurchaseLimitReached when the
+    buyer's hold would pass the limit. Retried whole on a deadlock or lock wait timeout."""
     statements = [(Q.insert_order.sql, order)]
-    statements += [(DEDUCT_STOCK_OR_SIGNAL, {"sku_id": line.sku_id, "count": line.count, "errno": OUT_OF_STOCK_ERRNO})
-                   for line in lines]  # ascending SKU id
+    # lock order, everywhere: the order row (new, locks nothing), holds, then SKUs, ascending SKU id
+    statements += [(HOLD_WITHIN_LIMIT_OR_SIGNAL, {"user_id": order["user_id"], "sku_id": line.sku_id,
+                                                  "count": line.count, "errno": OVER_LIMIT_ERRNO})
+                   for line in lines if skus[line.sku_id]["limit_per_buyer"] is not None]
+    statements += [(DEDUCT_STOCK_OR_SIGNAL, {"sku_id": line.sku_id, "count": line.count, "errno": NOT_DEDUCTED_ERRNO})
+                   for line in lines]
     statements += [(Q.insert_order_line.sql, {"order_id": order["order_id"], "sku_id": line.sku_id,
                                               "count": line.count, "price": line.price})
                    for line in lines]
     try:
         await run_compound_transaction(pool, statements)
     except pymysql.err.MySQLError as exc:
-        if exc.args and exc.args[0] == OUT_OF_STOCK_ERRNO:
+        if exc.args and exc.args[0] == NOT_DEDUCTED_ERRNO:
             raise OutOfStock(int(exc.args[1])) from None
+        if exc.args and exc.args[0] == OVER_LIMIT_ERRNO:
+            sku_id = int(exc.args[1])
+            raise PurchaseLimitReached(sku_id, skus[sku_id]["limit_per_buyer"]) from None
         raise

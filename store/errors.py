@@ -25,6 +25,8 @@ ORDER_NOT_FOUND = 50106
 BAD_STATUS = 50107
 ILLEGAL_CALLBACK = 50108
 BAD_PARAMS = 50109
+LIMIT_REACHED = 50112
+NOT_ON_SALE = 50113
 
 # The user module's codes (the original store's, kept for its pages).
 USERNAME_TAKEN = 10101
@@ -47,6 +49,23 @@ def bad_params(errmsg):
 def login_required(errmsg="请登录"):
     """No valid token: HTTP 401 with the contract's body code 403."""
     return BusinessError(LOGIN_REQUIRED, errmsg, http_status=401)
+
+
+class PurchaseLimitReached(BusinessError):
+    """The buyer would hold more of a flash-sale SKU than its per-buyer limit."""
+
+    def __init__(self, sku_id, limit):
+        super().__init__(LIMIT_REACHED, f"商品[{sku_id}]每人限购{limit}件")
+        self.sku_id = sku_id
+
+
+class NotOnSale(BusinessError):
+    """The SKU's sale window is not open: `opens` / `closed` are Shanghai times as text."""
+
+    def __init__(self, sku_id, *, opens=None, closed=None):
+        errmsg = f"商品[{sku_id}]将于{opens}开售" if opens else f"商品[{sku_id}]的抢购已于{closed}结束"
+        super().__init__(NOT_ON_SALE, errmsg)
+        self.sku_id = sku_id
 
 
 # ---- abuse resistance (issue 12)

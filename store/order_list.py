@@ -24,14 +24,45 @@ async def list_orders(services, user_id, order_status, page, page_size) -> dict:
     async with services.pool.acquire() as conn:
         orders = await rows(Q.list_orders_page(conn, user_id=user_id, order_status=order_status,
                                                limit=page_size, offset=(page - 1) * page_size))
-        line_rows = []
         if orders:
             total = orders[0]["total"]
-            line_rows = await rows(Q.get_lines_with_attrs_of_orders(conn, order_ids=[o["order_id"] for o in orders]))
+            orders = await with_lines(conn, orders)
         elif order_status == 0:
             total = await Q.count_orders(conn, user_id=user_id)
         else:
             total = await Q.count_orders_in_status(conn, user_id=user_id, status=order_status)
+    return {"orders": orders, "total": total, "page": page, "page_size": page_size}
+
+
+async def list_all_orders(services, status, page, page_size) -> dict:
+    """The merchant's list: every buyer's orders (of one status, or all for 0), newest first, with
+    lines; the same shape as list_orders, each order also naming its buyer."""
+    async with services.pool.acquire() as conn:
+        orders = await rows(Q.list_all_orders_page(conn, status=status, limit=page_size,
+                                                   offset=(page - 1) * page_size))
+        if orders:
+            total = orders[0]["total"]
+            orders = await with_lines(conn, orders)
+        else:
+            total = await Q.count_all_orders(conn, status=status)
+    return {"orders": orders, "total": total, "page": page, "page_size": page_size}
+
+
+async def order_for_merchant(services, order_id) -> dict | None:
+    """One order with its lines, what Alipay told us about it, and its refunds; None if unknown."""
+    async with services.pool.acquire() as conn:
+        order = await Q.get_order_for_merchant(conn, order_id=order_id)
+        if order is None:
+            return None
+        [order] = await with_lines(conn, [order])
+        order["events"] = await rows(Q.events_of_order(conn, order_id=order_id))
+        order["refunds"] = await rows(Q.refunds_of_order(conn, order_id=order_id))
+    return order
+
+
+async def with_lines(conn, orders) -> list:
+    """The orders, each with its "lines" (sale attributes included), in one query."""
+    line_rows = await rows(Q.get_lines_with_attrs_of_orders(conn, order_ids=[o["order_id"] for o in orders]))
     # one row per line and sale attribute: fold the attributes into their line
     lines_of_order, line_by_key = {}, {}
     for row in line_rows:
@@ -45,18 +76,19 @@ async def list_orders(services, user_id, order_status, page, page_size) -> dict:
         if row["attr_name"] is not None:
             line["attr_names"].append(row["attr_name"])
             line["attr_vals"].append(row["attr_value"])
-    return {"orders": [dict(o, lines=lines_of_order.get(o["order_id"], [])) for o in orders],
-            "total": total, "page": page, "page_size": page_size}
+    return [dict(o, lines=lines_of_order.get(o["order_id"], [])) for o in orders]
 
 
 # ---------------------------------------------------------------- the cache
 
+# A buyer's version and pages share the hash tag {u<id>}: on a Redis Cluster they live in one slot,
+# so reading the version and a page is still one MGET.
 def orders_version_key(user_id) -> str:
-    return f"orders_version:{user_id}"
+    return f"orders_version:{{u{user_id}}}"
 
 
 def order_list_key(user_id, order_status, page, page_size) -> str:
-    return f"order_list:{user_id}:{order_status}:{page}:{page_size}"
+    return f"order_list:{{u{user_id}}}:{order_status}:{page}:{page_size}"
 
 
 def orders_changed(redis, user_id):

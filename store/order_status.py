@@ -45,13 +45,16 @@ async def close_in_transaction(conn, redis, order_id, reason) -> bool:
     """1 -> 5 and the stock back, inside the caller's transaction. False if the order was not awaiting payment."""
     if await Q.mark_closed(conn, order_id=order_id, reason=reason, now=utcnow()) != 1:
         return False
-    returned = []
-    for line in await rows(Q.get_order_lines(conn, order_id=order_id)):  # ascending SKU id, as create locks
+    owner = await Q.get_order_owner(conn, order_id=order_id)
+    lines = await rows(Q.get_order_lines(conn, order_id=order_id))  # ascending SKU id, as create locks
+    for line in lines:  # holds before stock, in the order create takes them
+        await Q.release_hold(conn, user_id=owner, sku_id=line["sku_id"], count=line["count"])
+    for line in lines:
         await Q.return_stock(conn, sku_id=line["sku_id"], count=line["count"])
-        returned.append(line["sku_id"])
     # once committed, the units can be bought again: no sold-out mark may turn buyers away
+    returned = [line["sku_id"] for line in lines]
     after_commit(conn, lambda: clear_sold_out(redis, returned))
-    orders_changed_after_commit(conn, redis, await Q.get_order_owner(conn, order_id=order_id))
+    orders_changed_after_commit(conn, redis, owner)
     return True
 
 
@@ -80,10 +83,12 @@ async def order_to_pay(services, user_id, order_id):
     return order
 
 
-async def ship(services, order_id):
-    """The merchant ships: 2 -> 3. 50106 for an unknown order, 50107 when it is not awaiting shipment."""
+async def ship(services, order_id, carrier, tracking_no):
+    """The merchant ships: 2 -> 3, with the carrier and tracking number the buyer then sees.
+    50106 for an unknown order, 50107 when it is not awaiting shipment."""
     async def work(conn):
-        changed = await Q.mark_shipped(conn, order_id=order_id, now=utcnow())
+        changed = await Q.mark_shipped(conn, order_id=order_id, now=utcnow(), carrier=carrier,
+                                       tracking_no=tracking_no)
         if changed == 1:
             orders_changed_after_commit(conn, services.redis, await Q.get_order_owner(conn, order_id=order_id))
         return changed

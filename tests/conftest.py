@@ -182,9 +182,9 @@ class Shop:
         return {"id": user_id, "username": username, "address_id": address_id,
                 "token": make_token(username, self.services.config.jwt_secret, user_id=user_id)}
 
-    async def sku(self, *, price="100.00", stock=10, launched=True, attrs=(("颜色", "红色"),), name=None):
+    async def sku(self, *, price="100.00", stock=10, launched=True, attrs=(("颜色", "红色"),), name=None, category=""):
         async with self.pool.acquire() as conn:
-            spu_id = await Q.create_spu(conn, name=name or self.unique("spu"), caption="")
+            spu_id = await Q.create_spu(conn, name=name or self.unique("spu"), caption="", category=category)
             sku_id = await Q.create_sku(conn, spu_id=spu_id, name=name or self.unique("商品"), caption="",
                                         price=Decimal(price), stock=stock, is_launched=int(launched),
                                         default_image_url="x.svg")

@@ -7,6 +7,7 @@ REDIS_URL = os.environ.get("DADASHOP_TEST_REDIS_URL", "redis://127.0.0.1:6379")
 ADMIN_KEY = "test-admin-key"
 PASSWORD = "secret123"
 P = "/v1/orders/processing/"
+SHIPMENT = {"carrier": "顺丰速运", "tracking_no": "SF1234567890"}  # what the merchant ships with
 
 
 def mysql_url_of(database_name):

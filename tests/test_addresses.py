@@ -62,3 +62,27 @@ async def test_bad_address_is_400_and_adds_nothing(api, shop, change):
                                   token=user["token"])
     assert status == 400 and body["code"] == 50109
     assert (await shop.fetchone("SELECT COUNT(*) AS n FROM address WHERE user_id=%s", user["id"]))["n"] == 0
+
+
+@pytest.mark.gen_test
+async def test_edit_changes_the_book_not_the_orders_snapshot(api, shop):
+    from tests.helpers import buy_now
+    user = await shop.user()
+    sku = await shop.sku()
+    _, order = await buy_now(api, user, sku)
+    path = f"/v1/users/{user['username']}/address/{user['address_id']}"
+    status, edited = await api.put(path, json_body=dict(NEW, receiver="王五"), token=user["token"])
+    assert (status, edited["code"], edited["data"]["receiver"]) == (200, 200, "王五")
+    assert edited["data"]["is_default"] is True
+    snapshot = await shop.fetchone("SELECT receiver FROM order_info WHERE order_id=%s", order["data"]["order_id"])
+    assert snapshot["receiver"] == "张三"
+    status, bad = await api.put(path, json_body=dict(NEW, receiver_phone="123"), token=user["token"])
+    assert (status, bad["code"]) == (400, 50109)
+    _, unknown = await api.put(f"/v1/users/{user['username']}/address/999999", json_body=NEW, token=user["token"])
+    assert unknown["code"] == 50102
+    other = await shop.user()
+    status, _ = await api.put(f"/v1/users/{other['username']}/address/{other['address_id']}", json_body=NEW,
+                              token=user["token"])
+    assert status == 403
+    row = await shop.fetchone("SELECT receiver FROM address WHERE id=%s", other["address_id"])
+    assert row["receiver"] == "张三"

@@ -45,13 +45,17 @@ class Script:
 
     def __init__(self, answers):
         self.answers = list(answers)
-        self.requests = []
+        self.requests = []   # query and form merged, raw str values
+        self.layouts = []    # (query keys, form keys, Content-Type) of each request
 
 
 class ScriptedHandler(tornado.web.RequestHandler):
     async def post(self):
         script = self.application.settings["script"]
-        script.requests.append(signer.params_from_arguments(self.request.body_arguments))
+        query = signer.params_from_arguments(self.request.query_arguments)
+        form = signer.params_from_arguments(self.request.body_arguments)
+        script.requests.append(dict(query, **form))
+        script.layouts.append((set(query), set(form), self.request.headers.get("Content-Type")))
         answer = script.answers.pop(0) if len(script.answers) > 1 else script.answers[0]
         if answer == "DROP":
             self.request.connection.close()
@@ -103,9 +107,9 @@ def test_page_pay_url_has_the_public_parameters_and_a_valid_request_signature():
 
 def test_page_pay_biz_content_is_compact_utf8_json_with_2_decimal_amount_and_shanghai_expiry():
     params = pay_url_params(client_for("http://127.0.0.1:1/gateway.do"))
-    assert params["biz_content"] == (
-        '{"out_trade_no":"202611251830001","total_amount":"88.00","subject":"达达商城 订单 a&b=c",'
-        '"product_code":"FAST_INSTANT_TRADE_PAY","time_expire":"2026-11-25 18:30:00"}')   # naive = UTC
+    assert params["biz_content"] == (   # keys sorted, as the official SDKs send them
+        '{"out_trade_no":"202611251830001","product_code":"FAST_INSTANT_TRADE_PAY","subject":"达达商城 订单 a&b=c",'
+        '"time_expire":"2026-11-25 18:30:00","total_amount":"88.00"}')   # naive = UTC
 
 
 def test_page_pay_timestamp_is_shanghai_time_whatever_the_server_zone():
@@ -156,6 +160,34 @@ async def test_query_returns_the_verified_response_and_posts_a_signed_form():
     assert sent["method"] == "alipay.trade.query"
     assert json.loads(sent["biz_content"]) == {"out_trade_no": "A1"}
     assert signer.verify(signer.request_sign_string(sent), sent["sign"], MERCHANT_PUBLIC)
+
+
+@pytest.mark.gen_test
+async def test_calls_put_the_public_parameters_in_the_query_and_only_biz_content_in_the_body():
+    # As the official SDKs do: the gateway must read charset from the URL before decoding the body.
+    script, gateway = await start_script(signed(SUCCESS, "alipay.trade.refund"))
+    await client_for(gateway).trade_refund("A1", Decimal("1.00"), "A1-R1", refund_reason="订单已关闭, 款项原路退回")
+    query_keys, form_keys, content_type = script.layouts[0]
+    assert query_keys == {"app_id", "method", "format", "charset", "sign_type", "timestamp", "version", "sign"}
+    assert form_keys == {"biz_content"}
+    assert content_type == "application/x-www-form-urlencoded;charset=utf-8"
+    sent = script.requests[0]
+    assert json.loads(sent["biz_content"])["refund_reason"] == "订单已关闭, 款项原路退回"
+    assert signer.verify(signer.request_sign_string(sent), sent["sign"], MERCHANT_PUBLIC)
+    # The same call built without sending: the URL carries charset, the body nothing but biz_content.
+    url, body, headers = client_for(gateway).build_request("alipay.trade.query", {"out_trade_no": "A1"})
+    assert url.startswith(gateway + "?") and "charset=utf-8" in url and "biz_content" not in url
+    assert body == "biz_content=%7B%22out_trade_no%22%3A%22A1%22%7D"
+    assert headers == {"Content-Type": "application/x-www-form-urlencoded;charset=utf-8"}
+
+
+def test_app_auth_token_is_a_signed_public_parameter():
+    client = sandbox_client(gateway="http://127.0.0.1:1/gateway.do", app_auth_token="202611BBtoken")
+    url, body, _ = client.build_request("alipay.trade.query", {"out_trade_no": "A1"})
+    query = {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+    assert query["app_auth_token"] == "202611BBtoken"
+    query["biz_content"] = parse_qs(body)["biz_content"][0]
+    assert signer.verify(signer.request_sign_string(query), query["sign"], MERCHANT_PUBLIC)
 
 
 @pytest.mark.gen_test

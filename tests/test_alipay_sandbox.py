@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 import pytest
 from tornado.httpclient import AsyncHTTPClient
 from tornado.netutil import bind_sockets
+from tornado.tcpclient import TCPClient
 
 from alipay import signer
 from alipay.client import AlipayClient, shanghai_time
@@ -539,3 +540,145 @@ def test_command_line_serves_the_gateway():
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=5)
+
+
+# --- as strict as the real gateway (issue 18) -----------------------------------------------
+
+def refund_request(reason="订单已关闭, 款项原路退回", **overrides):
+    return signed_request("alipay.trade.refund", {"out_trade_no": "G_1", "refund_amount": "1.00",
+                                                  "out_request_no": "G_1-R1", "refund_reason": reason}, **overrides)
+
+
+def split_public(params):
+    """(query, form) laid out as the official SDKs send them."""
+    query = {k: v for k, v in params.items() if k != "biz_content"}
+    return urlencode(query), urlencode({"biz_content": params["biz_content"]})
+
+
+@pytest.mark.gen_test
+async def test_the_body_is_decoded_with_the_url_charset_so_chinese_sent_the_old_way_fails(start):
+    box = await start()
+    # Everything in the body, charset too, nothing in the URL: the gateway decodes the body as GBK
+    # and the Chinese refund_reason no longer matches its signature.
+    body = await post_gateway(box, refund_request())
+    answer = signer.verify_response(body, "alipay.trade.refund", ALIPAY_PUBLIC)
+    assert (answer["code"], answer["sub_code"]) == ("40002", "isv.invalid-signature")
+    assert "网关生成的验签字符串为：app_id=%s&amp;biz_content=" % APP_ID in answer["sub_msg"]
+    # The same request with charset in the URL query passes the signature check.
+    query, form = split_public(refund_request())
+    code, body = await fetch(box.gateway_url + "?" + query, method="POST", body=form)
+    answer = signer.verify_response(body, "alipay.trade.refund", ALIPAY_PUBLIC)
+    assert (answer["code"], answer["sub_code"]) == ("40004", "ACQ.TRADE_NOT_EXIST")
+    # The old way still works for ASCII-only text (GBK and UTF-8 agree there), as on Alipay.
+    body = await post_gateway(box, refund_request(reason="out of stock"))
+    assert json.loads(body)["alipay_trade_refund_response"]["sub_code"] == "ACQ.TRADE_NOT_EXIST"
+    # Our client, which puts the public parameters in the URL, gets through with Chinese text.
+    client = sandbox_client(box)
+    await box.open_and_pay(pay_url(client, "G_1", "1.00"))
+    refunded = await client.trade_refund("G_1", Decimal("1.00"), "G_1-R1", refund_reason="订单已关闭, 款项原路退回")
+    assert refunded["code"] == "10000" and refunded["fund_change"] == "Y"
+    assert box.trades["G_1"].refunds["G_1-R1"].refund_reason == "订单已关闭, 款项原路退回"
+
+
+@pytest.mark.gen_test
+async def test_a_gbk_client_is_verified_and_answered_in_gbk(start):
+    box = await start()
+    await box.open_and_pay(pay_url(sandbox_client(box), "G_2", "1.00", subject="中文标题"))
+    params = {"app_id": APP_ID, "method": "alipay.trade.query", "format": "JSON", "charset": "GBK",
+              "sign_type": "RSA2", "timestamp": shanghai_time(), "version": "1.0",
+              "biz_content": '{"out_trade_no":"G_2","备注":"中文"}'}
+    params["sign"] = signer.sign(signer.request_sign_string(params), MERCHANT_PRIVATE, "gbk")
+    query = urlencode({k: v for k, v in params.items() if k != "biz_content"})
+    form = urlencode({"biz_content": params["biz_content"]}, encoding="gbk")
+    response = await AsyncHTTPClient().fetch(box.gateway_url + "?" + query, method="POST", body=form)
+    assert response.headers["Content-Type"] == "application/json; charset=gbk"
+    text = response.body.decode("gbk")
+    raw, sign = signer.extract_response(text, "alipay.trade.query")
+    assert signer.verify(raw, sign, ALIPAY_PUBLIC, "gbk") and not signer.verify(raw, sign, ALIPAY_PUBLIC)
+    assert json.loads(raw)["subject"] == "中文标题"
+    # An unknown charset in the URL is refused before anything else (nothing can be read).
+    code, body = await fetch(box.gateway_url + "?charset=latin-9&" + query, method="POST", body=form)
+    assert json.loads(body) == {"error_response": {"code": "40002", "msg": "Invalid Arguments",
+                                                   "sub_code": "isv.invalid-charset", "sub_msg": "字符集错误"}}
+
+
+@pytest.mark.gen_test
+async def test_absolute_form_request_targets_are_accepted(start):
+    # What the official Python SDK sends: "POST http://host/gateway.do?<public parameters>".
+    box = await start()
+    query, form = split_public(signed_request("alipay.trade.query", {"out_trade_no": "G_3"}))
+    stream = await TCPClient().connect(box.host, box.port)
+    await stream.write((
+        "POST %s?%s HTTP/1.1\r\nHost: elsewhere.example\r\nConnection: close\r\n"
+        "Content-Type: application/x-www-form-urlencoded;charset=utf-8\r\nContent-Length: %d\r\n\r\n%s"
+        % (box.gateway_url, query, len(form), form)).encode("ascii"))
+    response = (await stream.read_until_close()).decode("utf-8")
+    head, body = response.split("\r\n\r\n", 1)
+    assert head.startswith("HTTP/1.1 200")
+    answer = signer.verify_response(body, "alipay.trade.query", ALIPAY_PUBLIC)
+    assert answer["sub_code"] == "ACQ.TRADE_NOT_EXIST"
+
+
+@pytest.mark.gen_test
+async def test_business_failures_carry_the_fields_alipay_sends_with_them(start):
+    box = await start()
+    client = sandbox_client(box)
+    base = {"code": "40004", "msg": "Business Failed", "sub_code": "ACQ.TRADE_NOT_EXIST", "sub_msg": "交易不存在"}
+    assert await client.trade_query("E_1") == dict(
+        base, buyer_pay_amount="0.00", invoice_amount="0.00", out_trade_no="E_1", point_amount="0.00",
+        receipt_amount="0.00")
+    assert await client.trade_close("E_1") == dict(base, out_trade_no="E_1")
+    assert await client.trade_refund("E_1", Decimal("1.00"), "E_1-R1") == dict(
+        base, refund_fee="0.00", send_back_fee="0.00")
+    await box.open_and_pay(pay_url(client, "E_2"))
+    assert await client.trade_close("E_2") == {"code": "40004", "msg": "Business Failed", "out_trade_no": "E_2",
+                                               "sub_code": "ACQ.TRADE_STATUS_ERROR", "sub_msg": "交易状态不合法"}
+
+
+# --- the phone cashier (alipay.trade.wap.pay) -------------------------------------------------
+
+def wap_url(client, out_trade_no, amount="88.00", notify_url=None, quit_url="http://shop.example/pay/quit"):
+    return client.wap_pay_url(out_trade_no=out_trade_no, total_amount=Decimal(amount), subject="达达商城订单 手机",
+                              time_expire=datetime.now(timezone.utc) + timedelta(minutes=30),
+                              notify_url=notify_url, return_url=RETURN_URL, quit_url=quit_url)
+
+
+@pytest.mark.gen_test
+async def test_wap_pay_opens_a_phone_cashier_that_pays_like_the_pc_one(start, receivers):
+    box = await start()
+    receiver = await receivers()
+    client = sandbox_client(box)
+    url = wap_url(client, "W_1", "9.90", notify_url=receiver.url)
+    sent = query_params(url)
+    assert sent["method"] == "alipay.trade.wap.pay"
+    assert json.loads(sent["biz_content"])["product_code"] == "QUICK_WAP_WAY"
+    assert json.loads(sent["biz_content"])["quit_url"] == "http://shop.example/pay/quit"
+    assert signer.verify(signer.request_sign_string(sent), sent["sign"], MERCHANT_PUBLIC)
+
+    code, page = await fetch(url)
+    assert code == 200
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in page
+    assert 'id="pay"' in page and 'id="cancel"' in page and 'href="http://shop.example/pay/quit"' in page
+    code, pc_page = await fetch(pay_url(client, "W_2"))
+    assert 'name="viewport"' not in pc_page and 'id="quit"' not in pc_page
+
+    return_url = await box.open_and_pay(url)   # reopening the same trade, then pressing pay
+    back = query_params(return_url)
+    assert set(back) == RETURN_KEYS and back["method"] == "alipay.trade.wap.pay.return"
+    assert client.verify_callback(back) and back["total_amount"] == "9.90"
+    await receiver.wait_for(1)
+    assert client.verify_callback(receiver.params[0]) and receiver.params[0]["trade_status"] == "TRADE_SUCCESS"
+    assert (await client.trade_query("W_1"))["trade_status"] == "TRADE_SUCCESS"
+    assert box.trades["W_1"].method == "alipay.trade.wap.pay"
+
+
+@pytest.mark.gen_test
+async def test_each_cashier_method_requires_its_own_product_code(start):
+    box = await start()
+    for method, wrong in (("alipay.trade.wap.pay", "FAST_INSTANT_TRADE_PAY"),
+                          ("alipay.trade.page.pay", "QUICK_WAP_WAY")):
+        params = signed_request(method, {"out_trade_no": "W_3", "total_amount": "1.00", "subject": "s",
+                                         "product_code": wrong})
+        code, page = await fetch(box.gateway_url + "?" + urlencode(params))
+        assert code == 400 and "ACQ.INVALID_PARAMETER" in page
+    assert "W_3" not in box.trades

@@ -3,7 +3,7 @@ import pytest
 
 from store import payments
 from store.order_list import order_list_key, orders_version_key
-from tests.helpers import ADMIN_KEY, P, buy_now
+from tests.helpers import ADMIN_KEY, P, SHIPMENT, buy_now
 
 
 async def statuses(api, user, order_status=0):
@@ -38,7 +38,8 @@ async def test_every_transition_shows_at_once_in_cached_lists(api, services, sho
     assert await statuses(api, user, 2) == ([(first["order_id"], 2)], 1)
     assert await statuses(api, user, 1) == ([], 0)
 
-    await api.post(f"/v1/admin/orders/{first['order_id']}/ship", headers={"X-Admin-Key": ADMIN_KEY})  # ship
+    await api.post(f"/v1/admin/orders/{first['order_id']}/ship", headers={"X-Admin-Key": ADMIN_KEY},
+                   json_body=SHIPMENT)                                                         # ship
     assert await statuses(api, user, 3) == ([(first["order_id"], 3)], 1)
     await api.get(P, params={"status": 2, "order_id": first["order_id"]}, token=user["token"])        # receive
     assert await statuses(api, user) == ([(second["order_id"], 5), (first["order_id"], 4)], 2)

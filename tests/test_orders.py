@@ -7,6 +7,8 @@ import pytest
 
 from tests.helpers import P, create_order as create
 
+IPHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148"
+
 
 @pytest.mark.gen_test
 async def test_confirm_from_cart_selected_items_only(api, shop):
@@ -133,6 +135,14 @@ async def test_pay_link_leads_to_the_signed_alipay_cashier_for_the_stored_total(
     started = await shop.fetchone("SELECT pay_started_time FROM order_info WHERE order_id=%s",
                                   body["data"]["order_id"])
     assert started["pay_started_time"] is not None
+    # a phone's browser goes to Alipay's phone cashier (wap pay), for the same order and amount
+    phone = await api.client.fetch(body["data"]["pay_url"].replace(services.config.base_url, api.base_url),
+                                   follow_redirects=False, raise_error=False, headers={"User-Agent": IPHONE})
+    wap = {k: v[0] for k, v in parse_qs(urlparse(phone.headers["Location"]).query).items()}
+    assert wap["method"] == "alipay.trade.wap.pay" and '"product_code":"QUICK_WAP_WAY"' in wap["biz_content"]
+    assert '"total_amount":"10.30"' in wap["biz_content"] and '"quit_url":' in wap["biz_content"]
+    wap_cashier = await api.client.fetch(phone.headers["Location"], raise_error=False)
+    assert wap_cashier.code == 200 and "10.30" in wap_cashier.body.decode()
     # once the order is no longer payable, the link leads back to "my orders", not to the cashier
     await shop.execute("UPDATE order_info SET status=5 WHERE order_id=%s", body["data"]["order_id"])
     response = await api.client.fetch(body["data"]["pay_url"].replace(services.config.base_url, api.base_url),

@@ -9,7 +9,7 @@ from alipay import signer
 from alipay_sandbox import ALIPAY_PRIVATE_KEY_PATH, MERCHANT_PRIVATE_KEY_PATH
 from store import payments
 from store.order_status import close_order
-from tests.helpers import ADMIN_KEY, P, buy_now
+from tests.helpers import ADMIN_KEY, P, SHIPMENT, buy_now
 
 S = "/v1/orders/success/"
 
@@ -177,17 +177,22 @@ async def test_ship_needs_the_admin_key_and_a_paid_order(api, services, shop, sa
     from store.auth import make_token
     status, _ = await api.post(path, token=make_token(buyer["username"], services.config.jwt_secret))
     assert status == 401  # a buyer token is no merchant key
-    _, body = await api.post(path, headers={"X-Admin-Key": ADMIN_KEY})
+    _, body = await api.post(path, headers={"X-Admin-Key": ADMIN_KEY}, json_body=SHIPMENT)
     assert body["code"] == 50107  # not paid yet
     assert (await order_row(shop, order["order_id"]))["status"] == 1
 
     await sandbox.open_and_pay(order["pay_url"])
     await sandbox.wait_for_notifies(10)
-    _, body = await api.post(path, headers={"X-Admin-Key": ADMIN_KEY})
+    for missing in ({}, {"carrier": "顺丰速运"}, {"tracking_no": "SF1"}, dict(SHIPMENT, tracking_no="x" * 65)):
+        status, body = await api.post(path, headers={"X-Admin-Key": ADMIN_KEY}, json_body=missing)
+        assert (status, body["code"]) == (400, 50109), missing
+    assert (await order_row(shop, order["order_id"]))["status"] == 2
+    _, body = await api.post(path, headers={"X-Admin-Key": ADMIN_KEY}, json_body=SHIPMENT)
     assert body["code"] == 200 and (await order_row(shop, order["order_id"]))["status"] == 3
-    _, again = await api.post(path, headers={"X-Admin-Key": ADMIN_KEY})
+    _, again = await api.post(path, headers={"X-Admin-Key": ADMIN_KEY}, json_body=SHIPMENT)
     assert again["code"] == 50107
-    _, unknown = await api.post("/v1/admin/orders/nosuchorder/ship", headers={"X-Admin-Key": ADMIN_KEY})
+    _, unknown = await api.post("/v1/admin/orders/nosuchorder/ship", headers={"X-Admin-Key": ADMIN_KEY},
+                                json_body=SHIPMENT)
     assert unknown["code"] == 50106
 
 
@@ -207,7 +212,8 @@ async def test_full_lifecycle_create_pay_ship_receive(api, app, shop, sandbox):
     await sandbox.wait_for_notifies(10)
     _, body = await api.get(return_path(return_url))
     assert body["code"] == 200
-    _, body = await api.post(f"/v1/admin/orders/{order['order_id']}/ship", headers={"X-Admin-Key": ADMIN_KEY})
+    _, body = await api.post(f"/v1/admin/orders/{order['order_id']}/ship", headers={"X-Admin-Key": ADMIN_KEY},
+                             json_body=SHIPMENT)
     assert body["code"] == 200
     _, body = await api.get(P, params={"status": 2, "order_id": order["order_id"]}, token=user["token"])
     assert body["code"] == 200

@@ -98,5 +98,5 @@ def test_demo_store_loads_once_and_a_second_start_changes_nothing(server_db, red
         cur.execute("SELECT default_image_url FROM sku")
         images = {row[0] for row in cur.fetchall()}
     conn.close()
-    assert (skus, spus, demo_users, addresses) == (20, 5, 1, 1) and attrs >= 20
+    assert (skus, spus, demo_users, addresses) == (21, 6, 1, 1) and attrs >= 21
     assert all((ROOT / "static" / "images" / image).is_file() for image in images)

@@ -29,7 +29,7 @@ import pytest
 
 import config as config_module
 import db
-from tests.helpers import free_port, mysql_url_of
+from tests.helpers import SHIPMENT, free_port, mysql_url_of
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "screenshots"
@@ -239,7 +239,8 @@ class Backend:
         return body["data"]
 
     def ship(self, order_id):
-        status, body = self.call("POST", f"/v1/admin/orders/{order_id}/ship", {}, headers={"X-Admin-Key": ADMIN_KEY})
+        status, body = self.call("POST", f"/v1/admin/orders/{order_id}/ship", SHIPMENT,
+                                 headers={"X-Admin-Key": ADMIN_KEY})
         assert status == 200 and body["code"] == 200, (status, body)
 
     # -- the Alipay sandbox

@@ -1,0 +1,7 @@
+-- Product categories for the storefront's filter, and what the merchant ships with.
+ALTER TABLE spu ADD COLUMN IF NOT EXISTS category VARCHAR(32) NOT NULL DEFAULT '';
+ALTER TABLE order_info ADD COLUMN IF NOT EXISTS carrier VARCHAR(32) NULL,
+                       ADD COLUMN IF NOT EXISTS tracking_no VARCHAR(64) NULL;
+-- The merchant's lists: all buyers' orders (of one status), newest first.
+CREATE INDEX IF NOT EXISTS ix_order_info_created ON order_info (created_time);
+CREATE INDEX IF NOT EXISTS ix_order_info_status_created ON order_info (status, created_time);
