@@ -53,6 +53,8 @@ def parse_args(argv=None):
     parser.add_argument("--max-hashes", type=int, help="DADASHOP_MAX_CONCURRENT_HASHES (default: the service's)")
     parser.add_argument("--flood-with", choices=("login", "not-found"), default="login",
                         help="not-found: a control flood of equally many cheap requests (GET of an unknown URL)")
+    parser.add_argument("--service-dir", default=str(ROOT),
+                        help="the checkout whose server.py to run (e.g. a worktree of an older commit, to compare)")
     parser.add_argument("--json", help="also write the report as JSON to this file")
     return parser.parse_args(argv)
 
@@ -113,7 +115,7 @@ async def measure(args, secret, service_pids):
 
     stop_event, logins = asyncio.Event(), Recorder()
     flooding = asyncio.ensure_future(login_flood(args, stop_event, logins))
-    await asyncio.sleep(1.0)  # the flood is in full swing before the orders start
+    await asyncio.sleep(2.0)  # the flood is in full swing before the orders start
     logins.samples.clear()
     logins.start = time.perf_counter()
     flood_report = await order_phase(args, f"flood: orders during {args.flood} parallel {args.flood_with} requests",
@@ -159,13 +161,13 @@ def main(argv=None):
     if args.max_hashes:
         env["DADASHOP_MAX_CONCURRENT_HASHES"] = str(args.max_hashes)
     logs = open(OUT / "login_flood_service.log", "w")
-    service = subprocess.Popen([python, "server.py", "--processes", str(args.processes), "--no-jobs"], cwd=ROOT,
-                               env=env, stdout=logs, stderr=logs)
+    service = subprocess.Popen([python, "server.py", "--processes", str(args.processes), "--no-jobs"],
+                               cwd=args.service_dir, env=env, stdout=logs, stderr=logs)
     try:
         wait_for_port(args.port)
         time.sleep(1.0)  # let every worker open its pools
         workers = children_of(service.pid) or [service.pid]
-        print(f"service pid {service.pid}, workers {workers}; rate limits {args.rate_limits}, "
+        print(f"service {args.service_dir}: pid {service.pid}, workers {workers}; rate limits {args.rate_limits}, "
               f"max concurrent hashes {args.max_hashes or 'default'}, flood with {args.flood_with}")
         report = asyncio.run(measure(args, secret, [service.pid] + workers))
     finally:

@@ -4,9 +4,8 @@ import base64
 import concurrent.futures
 import hashlib
 import hmac
+import multiprocessing
 import os
-import sys
-import threading
 import time
 
 import jwt
@@ -38,37 +37,49 @@ def check_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(actual, expected)
 
 
-HASH_THREAD_NICENESS = 19
+HASH_PROCESS_NICENESS = 19
 
 
-def _lower_this_threads_priority():
-    # Linux schedules threads on their own: a nice hashing thread yields the CPU to the event loop
-    # (weight 15 against 1024), so logins use what the order path leaves, not half of it
-    if sys.platform == "linux":
-        try:
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASH_THREAD_NICENESS)
-        except OSError:
-            pass
+def _lower_this_process_priority():
+    try:
+        os.nice(HASH_PROCESS_NICENESS)
+    except OSError:
+        pass
 
 
 class HashSlots:
     """At most `limit` password hashes at once in this process; one more is refused at once
-    (429), not queued: a login flood then costs `limit` threads of scrypt, never the whole CPU.
-    They run in threads of their own at the lowest priority, so the order path keeps the CPU it
-    needs (and the default executor stays free for pay-link signing). One event loop per
-    process, so a plain counter does."""
+    (429), not queued.
+
+    The hashes run in a few processes of their own at the lowest CPU priority, so a login flood
+    uses only the CPU the order path leaves. Not threads: a low-priority thread that holds the GIL
+    while the scheduler keeps it waiting stalls the event loop behind it (measured: the order rate
+    fell to a fifth). The processes come from a fork server (started on first use), so they hold
+    none of the service's sockets. One event loop per process, so a plain counter does.
+    """
 
     def __init__(self):
         self.running = 0
-        self._executor, self._threads = None, 0
+        self._executor, self._workers, self._pid = None, 0, None
 
     def executor(self, limit):
-        if self._executor is None or self._threads < limit:  # made on first use: after the fork
+        if self._pid != os.getpid():  # made before a fork: the pool's processes and threads are the parent's
+            self._executor = None
+        if self._executor is None or self._workers < limit:
             if self._executor is not None:
                 self._executor.shutdown(wait=False)
-            self._executor, self._threads = concurrent.futures.ThreadPoolExecutor(
-                max_workers=limit, thread_name_prefix="password-hash", initializer=_lower_this_threads_priority), limit
+            self._pid = os.getpid()
+            context = multiprocessing.get_context("forkserver")
+            self._executor = concurrent.futures.ProcessPoolExecutor(
+                max_workers=limit, mp_context=context, initializer=_lower_this_process_priority)
+            self._workers = limit
         return self._executor
+
+    def start(self, limit):
+        """Start the hashing processes now (at a worker's start): starting them on the first login
+        would stall this event loop while the fork server imports the service (about a second)."""
+        executor = self.executor(limit)
+        concurrent.futures.wait([executor.submit(os.getpid) for _ in range(limit)])
 
     def refuse_if_full(self, limit):
         if self.running >= limit:
@@ -78,8 +89,10 @@ class HashSlots:
         self.refuse_if_full(limit)
         self.running += 1
         try:
-            # hashlib.scrypt releases the GIL: a thread keeps the event loop serving meanwhile
             return await asyncio.get_running_loop().run_in_executor(self.executor(limit), function, *args)
+        except concurrent.futures.process.BrokenProcessPool:
+            self._executor = None  # a hashing process died (e.g. killed): start afresh next time
+            raise
         finally:
             self.running -= 1
 

@@ -11,7 +11,7 @@ import json
 import os
 import subprocess
 import sys
-import threading
+import time
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -147,13 +147,20 @@ async def test_a_redis_failure_in_the_limiter_lets_requests_through(services, ca
 
 # ---------------------------------------------------------------- bounded password hashing
 
-@pytest.mark.gen_test(timeout=60)
-async def test_password_hashes_beyond_the_bound_are_refused_at_once(api, services, shop):
+def wait_for_file(path, timeout=60):
+    """Run in a hashing process: holds its slot until the test creates `path`."""
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(path) and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+@pytest.mark.gen_test(timeout=90)
+async def test_password_hashes_beyond_the_bound_are_refused_at_once(api, services, shop, tmp_path):
     configure(services, max_concurrent_hashes=2, rate_limits=False)
     user = await shop.user()
-    release = threading.Event()
+    release = tmp_path / "release"
     loop = asyncio.get_running_loop()
-    busy = [loop.create_task(auth.HASH_SLOTS.run(2, release.wait, 30)) for _ in range(2)]
+    busy = [loop.create_task(auth.HASH_SLOTS.run(2, wait_for_file, str(release))) for _ in range(2)]
     await asyncio.sleep(0)  # both slots taken
     try:
         assert auth.HASH_SLOTS.running == 2
@@ -162,7 +169,7 @@ async def test_password_hashes_beyond_the_bound_are_refused_at_once(api, service
         status, body = await api.post("/v1/users", json_body={"uname": "while_busy", "password": "secret123"})
         assert_429(status, body)
     finally:
-        release.set()
+        release.touch()
         await asyncio.gather(*busy)
     assert auth.HASH_SLOTS.running == 0
     assert (await login(api, user["username"], "secret123"))[1]["code"] == 200
@@ -421,3 +428,11 @@ def test_own_keys_and_secrets_pass_and_the_sandbox_is_never_refused(tmp_path):
     for gateway in (dev.DEFAULT_GATEWAY, "http://127.0.0.1:8097/gateway.do", "http://localhost:9/gateway.do"):
         sandbox = config_module.load(environ={"ALIPAY_GATEWAY": gateway}, env_file="/nonexistent")
         assert config_module.check_safe_for_production(sandbox) == []
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_hashes_run_in_processes_of_their_own_at_the_lowest_priority(services):
+    assert await auth.HASH_SLOTS.run(2, os.getpid) != os.getpid()  # no GIL shared with the event loop
+    assert await auth.HASH_SLOTS.run(2, os.nice, 0) == auth.HASH_PROCESS_NICENESS
+    stored = await auth.hash_password_async("secret123")
+    assert await auth.check_password_async("secret123", stored) and not await auth.check_password_async("x", stored)
