@@ -8,9 +8,12 @@ then measures, against the same service and data:
 
 1. calm:  B buyers each create one order of the sale SKU, C requests in flight;
 2. flood: B other buyers do the same while F connections send wrong-password logins
-   (unknown names, so each one would cost a full scrypt) as fast as they are answered.
+   (unknown names, so each one would cost a full scrypt) as fast as they are answered;
 
+both twice (`--rounds`), alternating, so that a change in the machine's other load hits both.
 It prints both order rates, their ratio, the order latencies and what the logins were answered.
+`--flood-with not-found` floods with equally many cheap requests instead: what any flood of
+that size costs, the yardstick for the login flood.
 Not a test: the figure depends on the machine; the tests prove the mechanisms.
 
 By default the rate limits are off (`DADASHOP_RATE_LIMITS=0`), as for a flood from many
@@ -46,7 +49,8 @@ def parse_args(argv=None):
     parser.add_argument("--mysql", default="mysql://root:@127.0.0.1:3306/dadashop_flood")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/13")
     parser.add_argument("--processes", type=int, default=0, help="service workers; 0 = one per core")
-    parser.add_argument("--buyers", "-B", type=int, default=3000, help="orders per phase")
+    parser.add_argument("--buyers", "-B", type=int, default=2000, help="orders per phase")
+    parser.add_argument("--rounds", type=int, default=2, help="calm + flood phases, alternating")
     parser.add_argument("--concurrency", "-C", type=int, default=64, help="order requests in flight")
     parser.add_argument("--flood", "-F", type=int, default=64, help="login requests in flight during the flood")
     parser.add_argument("--rate-limits", choices=("on", "off"), default="off")
@@ -101,40 +105,60 @@ async def login_flood(args, stop_event, recorder):
     await client.close()
 
 
+async def flood_phase(args, label, buyers, service_pids):
+    """Orders of `buyers` while the flood runs (started first, so that it is in full swing)."""
+    stop_event, logins = asyncio.Event(), Recorder()
+    flooding = asyncio.ensure_future(login_flood(args, stop_event, logins))
+    await asyncio.sleep(2.0)
+    logins.samples.clear()
+    logins.start = time.perf_counter()
+    report = await order_phase(args, label, buyers, service_pids)
+    window = logins.elapsed()
+    stop_event.set()
+    await flooding
+    summary = logins.summary(window=window).get("login", {})
+    print_summary({args.flood_with: summary})
+    report["flood_requests"] = {"per_s": summary.get("rate", 0.0), "http": summary.get("http"),
+                                "codes": summary.get("codes"), "p50_ms": summary.get("p50")}
+    return report
+
+
+def combined(phases):
+    """Orders per second over all phases of a kind (orders / the time they took), and the median p50."""
+    orders = sum(p["orders"] for p in phases)
+    seconds = sum(p["orders"] / p["orders_per_s"] for p in phases if p["orders_per_s"])
+    p50s = sorted(p["latency_ms"]["p50"] for p in phases)
+    return {"orders": orders, "orders_per_s": orders / seconds if seconds else 0.0, "p50_ms": p50s[len(p50s) // 2]}
+
+
 async def measure(args, secret, service_pids):
     conn = prepare.connect(args.mysql)
     tag = prepare.new_tag()
-    warm, calm, flood = 200, args.buyers, args.buyers
-    buyers = prepare.make_buyers(conn, tag, warm + calm + flood, secret)
+    warm, per_phase = 200, args.buyers
+    buyers = prepare.make_buyers(conn, tag, warm + 2 * args.rounds * per_phase, secret)
     sku_id, = prepare.make_skus(conn, tag, 1, 10 ** 8)
     prepare.fill_carts(args.redis, buyers, lambda b: [sku_id])
     print(f"prepared {len(buyers)} buyers, SKU {sku_id}")
 
     await order_phase(args, "warm-up (not counted)", buyers[:warm], service_pids)
-    calm_report = await order_phase(args, "calm: orders alone", buyers[warm:warm + calm], service_pids)
-
-    stop_event, logins = asyncio.Event(), Recorder()
-    flooding = asyncio.ensure_future(login_flood(args, stop_event, logins))
-    await asyncio.sleep(2.0)  # the flood is in full swing before the orders start
-    logins.samples.clear()
-    logins.start = time.perf_counter()
-    flood_report = await order_phase(args, f"flood: orders during {args.flood} parallel {args.flood_with} requests",
-                                     buyers[warm + calm:], service_pids)
-    window = logins.elapsed()
-    stop_event.set()
-    await flooding
-    login_summary = logins.summary(window=window).get("login", {})
-    print_summary({"login": login_summary})
+    calm, flood = [], []
+    groups = [buyers[warm + k * per_phase:warm + (k + 1) * per_phase] for k in range(2 * args.rounds)]
+    for r in range(args.rounds):  # calm and flood alternate, so that a change in the machine's load hits both
+        calm.append(await order_phase(args, f"round {r + 1}, calm: orders alone", groups[2 * r], service_pids))
+        flood.append(await flood_phase(args, f"round {r + 1}, flood: orders during {args.flood} parallel "
+                                             f"{args.flood_with} requests", groups[2 * r + 1], service_pids))
     (orders_in_db,), = fetch_one(conn, "SELECT COUNT(*) FROM order_info WHERE user_id BETWEEN %s AND %s",
                                  (buyers[0]["id"], buyers[-1]["id"]))
     conn.close()
-    told = calm_report["orders"] + flood_report["orders"] + warm
-    return {"calm": calm_report, "flood": flood_report,
-            "logins_during_flood": {"per_s": login_summary.get("rate", 0.0), "http": login_summary.get("http"),
-                                    "codes": login_summary.get("codes"), "p50_ms": login_summary.get("p50")},
-            "ratio": flood_report["orders_per_s"] / calm_report["orders_per_s"] if calm_report["orders_per_s"] else 0,
+    told = warm + sum(p["orders"] for p in calm + flood)
+    all_calm, all_flood = combined(calm), combined(flood)
+    return {"calm": all_calm, "flood": all_flood, "rounds": {"calm": calm, "flood": flood},
+            "round_ratios": [f["orders_per_s"] / c["orders_per_s"] if c["orders_per_s"] else 0.0
+                             for c, f in zip(calm, flood)],
+            "ratio": all_flood["orders_per_s"] / all_calm["orders_per_s"] if all_calm["orders_per_s"] else 0.0,
+            "flood_requests": [f["flood_requests"] for f in flood],
             "check": {"orders_told": told, "orders_in_db": orders_in_db,
-                      "ok": orders_in_db == told and flood_report["orders"] == flood and calm_report["orders"] == calm}}
+                      "ok": orders_in_db == told and told == len(buyers)}}
 
 
 def fetch_one(conn, sql, args):
@@ -175,14 +199,12 @@ def main(argv=None):
         logs.close()
         lock_client.delete(lock)
     calm, flood = report["calm"], report["flood"]
-    cpu = {phase: report[phase]["cpu_cores"] for phase in ("calm", "flood")}
-    print(f"\nCPU cores used (calm / flood): {json.dumps(cpu)}")
-    print(f"orders/s calm {calm['orders_per_s']:.0f} (p50 {calm['latency_ms']['p50']:.1f} ms), "
-          f"during the flood {flood['orders_per_s']:.0f} (p50 {flood['latency_ms']['p50']:.1f} ms): "
-          f"ratio {report['ratio']:.2f}")
-    logins = report["logins_during_flood"]
-    print(f"{args.flood_with} requests during the flood: {logins['per_s']:.0f}/s, http {logins['http']}, "
-          f"codes {logins['codes']}")
+    print(f"\norders/s calm {calm['orders_per_s']:.0f} (p50 {calm['p50_ms']:.1f} ms), "
+          f"during the flood {flood['orders_per_s']:.0f} (p50 {flood['p50_ms']:.1f} ms): "
+          f"ratio {report['ratio']:.2f} (per round: {', '.join(f'{r:.2f}' for r in report['round_ratios'])})")
+    for k, f in enumerate(report["flood_requests"]):
+        print(f"round {k + 1}: {args.flood_with} requests during the flood {f['per_s']:.0f}/s, http {f['http']}, "
+              f"codes {f['codes']}")
     print(f"check {'OK' if report['check']['ok'] else 'FAILED'}: {report['check']}")
     if args.json:
         with open(args.json, "w") as f:
