@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import multiprocessing
 import os
+import signal
 import time
 
 import jwt
@@ -40,11 +41,15 @@ def check_password(password: str, stored: str) -> bool:
 HASH_PROCESS_NICENESS = 19
 
 
-def _lower_this_process_priority():
+def _start_hashing_process():
     try:
         os.nice(HASH_PROCESS_NICENESS)
     except OSError:
         pass
+    # a Ctrl-C or SIGTERM to the whole process group is the worker's to handle; the hashing
+    # processes end with their pool when the worker exits
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 class HashSlots:
@@ -71,7 +76,7 @@ class HashSlots:
             self._pid = os.getpid()
             context = multiprocessing.get_context("forkserver")
             self._executor = concurrent.futures.ProcessPoolExecutor(
-                max_workers=limit, mp_context=context, initializer=_lower_this_process_priority)
+                max_workers=limit, mp_context=context, initializer=_start_hashing_process)
             self._workers = limit
         return self._executor
 
