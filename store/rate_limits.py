@@ -47,8 +47,12 @@ class RateLimiter:
         self.enabled = config.rate_limits
         self.limits = {action: parse_many(getattr(config, field)) for action, field in ACTIONS.items()}
         # the service's own pool: no second set of connections, closed with the service
+        pool = getattr(redis_client, "connection_pool", None)
+        if pool is None and self.enabled:  # e.g. a RedisCluster client: the storage would need its own
+            log.warning("rate limits not enforced: no connection pool on %s", type(redis_client).__name__)
+            self.enabled = False
         storage = RedisStorage("async+redis://", implementation="redispy", key_prefix=KEY_PREFIX,
-                               connection_pool=redis_client.connection_pool)
+                               connection_pool=pool)
         self.window = MovingWindowRateLimiter(storage)
         self._last_failure_log = 0.0
 
