@@ -35,7 +35,6 @@ from handlers.orders import OrderProcessingHandler, PayLinkHandler
 from handlers.payments import PaymentResultHandler
 from handlers.urls import ORDER_ID, PAY_LINK, PAYMENT_RESULT
 from handlers.users import TokensHandler, UsersHandler
-from store.auth import HASH_SLOTS
 from store.services import Services
 
 log = logging.getLogger("dadashop")
@@ -80,7 +79,6 @@ async def open_services(config) -> Services:
     """This process's pools and clients (after the fork: each worker has its own)."""
     pool = await db.create_pool(config.mysql, maxsize=config.mysql_pool_size)
     redis_client = redis.asyncio.Redis.from_url(config.redis_url, decode_responses=True)
-    HASH_SLOTS.start(config.max_concurrent_hashes)  # the password-hashing processes (store/auth.py)
     return Services(pool=pool, redis=redis_client, alipay=make_alipay_client(config), config=config)
 
 

@@ -59,8 +59,9 @@ class HashSlots:
     The hashes run in a few processes of their own at the lowest CPU priority, so a login flood
     uses only the CPU the order path leaves. Not threads: a low-priority thread that holds the GIL
     while the scheduler keeps it waiting stalls the event loop behind it (measured: the order rate
-    fell to a fifth). The processes come from a fork server (started on first use), so they hold
-    none of the service's sockets. One event loop per process, so a plain counter does.
+    fell to a fifth). The processes come from a fork server (started on first use, off the event
+    loop), so they hold none of the service's sockets. One event loop per process, so a plain
+    counter does.
     """
 
     def __init__(self):
@@ -80,12 +81,6 @@ class HashSlots:
             self._workers = limit
         return self._executor
 
-    def start(self, limit):
-        """Start the hashing processes now (at a worker's start): starting them on the first login
-        would stall this event loop while the fork server imports the service (about a second)."""
-        executor = self.executor(limit)
-        concurrent.futures.wait([executor.submit(os.getpid) for _ in range(limit)])
-
     def refuse_if_full(self, limit):
         if self.running >= limit:
             raise TooManyRequests("系统繁忙, 请稍后再试", retry_after=1)
@@ -94,7 +89,11 @@ class HashSlots:
         self.refuse_if_full(limit)
         self.running += 1
         try:
-            return await asyncio.get_running_loop().run_in_executor(self.executor(limit), function, *args)
+            # submitted from a thread: a submit may start a process (the first one also the fork
+            # server, which imports the service: about a second), never on the event loop
+            executor = self.executor(limit)
+            submitted = await asyncio.get_running_loop().run_in_executor(None, executor.submit, function, *args)
+            return await asyncio.wrap_future(submitted)
         except concurrent.futures.process.BrokenProcessPool:
             self._executor = None  # a hashing process died (e.g. killed): start afresh next time
             raise
