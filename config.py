@@ -1,15 +1,25 @@
-"""Configuration from environment variables (the contract's table), with its defaults.
+"""Configuration from environment variables (the contract's table), validated at start.
 
-A `.env` file in the working directory (KEY=VALUE lines) is read first; real environment
-variables win over it.
+A `.env` file in the working directory is read first (python-dotenv: `KEY=VALUE` lines, quotes,
+`export`, comments; values taken literally, no `${...}` expansion); real environment variables
+win over it. An empty value counts as unset. Every variable is checked when the configuration is
+loaded, and a bad one stops the start with one line naming it and what it accepts, e.g.
+`DADASHOP_SWEEP_INTERVAL must be a number between 1 and 86400, got 'x'`.
+
+`VARIABLES` is the one list of settings: name, `Config` field, what is allowed, and its parser.
 """
-import dataclasses
+import ipaddress
 import logging
+import math
 import os
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import Callable
 from urllib.parse import unquote, urlparse
+
+from dotenv import dotenv_values
 
 from alipay_sandbox import (ALIPAY_PUBLIC_KEY_PATH, APP_ID as SANDBOX_APP_ID,
                             DEFAULT_GATEWAY as SANDBOX_GATEWAY, MERCHANT_PRIVATE_KEY_PATH)
@@ -54,8 +64,14 @@ class Config:
     # background jobs: how often to look for overdue orders / unconfirmed payments / pending refunds
     sweep_interval: float = 30.0
     mysql_pool_size: int = 20
+    # address to listen on ("" = every interface); DADASHOP_BIND
+    bind: str = ""
     extra: dict = field(default_factory=dict)
-    # ---- abuse resistance (issue 12): limits, timeouts, proxy trust, listen address; docs/limits.md
+    # the original pages on origins of their own: who may call the API from a browser ("*" = anyone)
+    cors_origins: tuple = ()
+    # where Alipay sends the buyer's browser after paying ("" = our own result page); {order_id} is filled in
+    return_url: str = ""
+    # ---- abuse resistance (issue 12): docs/limits.md
     rate_limits: bool = True  # DADASHOP_RATE_LIMITS=0 turns every rate limit off (load tests from one address)
     # rate limits in the `limits` notation: "N/second|minute|hour|day", several joined by ";"
     limit_login_per_ip: str = "60/minute;600/hour"
@@ -70,7 +86,6 @@ class Config:
     idle_connection_timeout: float = 75.0  # seconds a keep-alive connection may sit idle
     body_timeout: float = 20.0  # seconds to receive a request body
     trust_proxy: bool = False  # use X-Forwarded-For / X-Real-IP (only behind a proxy that sets them)
-    bind: str = ""  # listen address ("" = every interface)
 
     @property
     def mysql(self) -> MySQLTarget:
@@ -82,131 +97,254 @@ class Config:
         return (self.public_url or f"http://127.0.0.1:{self.port}").rstrip("/")
 
 
+def mask_password(url: str) -> str:
+    """The URL with the password of its user part, if any, replaced by ***."""
+    return re.sub(r"(//[^:/@]*:)[^@/]*@", r"\1***@", url)
+
+
 def parse_mysql_url(url: str) -> MySQLTarget:
     parts = urlparse(url)
-    if parts.scheme not in ("mysql", "mariadb") or not parts.hostname or not parts.path.strip("/"):
-        raise ConfigError(f"DADASHOP_MYSQL_URL must look like mysql://user:pass@host:port/db, got {url!r}")
-    return MySQLTarget(host=parts.hostname, port=parts.port or 3306, user=unquote(parts.username or "root"),
+    try:
+        port = parts.port or 3306  # urlparse raises ValueError for a port that is not 0..65535
+    except ValueError:
+        port = None
+    if parts.scheme not in ("mysql", "mariadb") or not parts.hostname or not parts.path.strip("/") or not port:
+        raise ConfigError("DADASHOP_MYSQL_URL must look like mysql://user:pass@host:port/db, "
+                          f"got {mask_password(url)!r}")
+    return MySQLTarget(host=parts.hostname, port=port, user=unquote(parts.username or "root"),
                        password=unquote(parts.password or ""), db=parts.path.strip("/"))
 
 
-def read_env_file(path=".env") -> dict:
-    values = {}
-    p = Path(path)
-    if p.is_file():
-        for line in p.read_text(encoding="utf-8").splitlines():
-            line = line.strip()
-            if line and not line.startswith("#") and "=" in line:
-                key, _, value = line.partition("=")
-                values[key.strip()] = value.strip().strip('"').strip("'")
-    return values
+# ---------------------------------------------------------------- parsers
+# Each takes the raw text and returns the value, or raises ValueError; the message comes from
+# the variable's `allowed` text, so the two can never disagree.
+
+def integer(low, high):
+    def parse(text):
+        value = int(text)
+        if not low <= value <= high:
+            raise ValueError
+        return value
+    return parse, f"an integer between {low} and {high}"
 
 
-def _int(env, name, default, minimum=0):
-    raw = env.get(name)
-    if raw in (None, ""):
-        return default
+def number(low, high):
+    def parse(text):
+        value = float(text)
+        if not math.isfinite(value) or not low <= value <= high:
+            raise ValueError
+        return value
+    return parse, f"a number between {low} and {high}"
+
+
+def amount(low, high):
+    def parse(text):
+        try:
+            value = Decimal(text)
+        except InvalidOperation:
+            raise ValueError from None
+        if not value.is_finite() or not Decimal(low) <= value <= Decimal(high) or value.as_tuple().exponent < -2:
+            raise ValueError
+        return value.quantize(Decimal("0.01"))
+    return parse, f"an amount between {low} and {high} with at most 2 decimals"
+
+
+def mysql_url(text):
     try:
-        value = int(raw)
+        parse_mysql_url(text)
+    except ConfigError:
+        raise ValueError from None
+    return text
+
+
+def _url_parts(text):
+    """urlparse, with the port checked now (`.port` raises ValueError outside 0..65535)."""
+    parts = urlparse(text)
+    if parts.port == 0:
+        raise ValueError
+    return parts
+
+
+def redis_url(text):
+    parts = _url_parts(text)
+    db = parts.path.strip("/")
+    if parts.scheme == "unix":
+        ok = bool(parts.path)
+    else:
+        # redis+cluster: one seed node of a Redis Cluster (the contract allows one)
+        ok = (parts.scheme in ("redis", "rediss", "redis+cluster", "rediss+cluster") and bool(parts.hostname)
+              and (db == "" or db.isdigit()))
+    if not ok:
+        raise ValueError
+    return text
+
+
+def web_url(text):
+    parts = _url_parts(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise ValueError
+    return text
+
+
+def origins(text):
+    """Comma-separated origins (scheme://host[:port], no path), or * for any; as a tuple without trailing /."""
+    found = tuple(o.strip().rstrip("/") for o in text.split(",") if o.strip())
+    for origin in found:
+        if origin != "*":
+            parts = _url_parts(origin)
+            if parts.scheme not in ("http", "https") or not parts.hostname or parts.path or parts.query:
+                raise ValueError
+    return found
+
+
+def return_page_url(text):
+    parts = _url_parts(text.replace("{order_id}", "0"))
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError
+    return text
+
+
+def secret(min_bytes):
+    def parse(text):
+        if len(text.encode()) < min_bytes:
+            raise ValueError
+        return text
+    return parse, f"a secret of at least {min_bytes} bytes"
+
+
+def matching(pattern):
+    compiled = re.compile(pattern)
+
+    def parse(text):
+        if not compiled.fullmatch(text):
+            raise ValueError
+        return text
+    return parse
+
+
+def readable_file(text):
+    if not os.path.isfile(text) or not os.access(text, os.R_OK):
+        raise ValueError
+    return text
+
+
+def listen_address(text):
+    try:
+        ipaddress.ip_address(text)
     except ValueError:
-        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
-    if value < minimum:
-        raise ConfigError(f"{name} must be >= {minimum}, got {value}")
+        if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?", text):
+            raise ValueError from None
+    return text
+
+
+def flag(text):
+    value = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False,
+             "off": False}.get(text.lower())
+    if value is None:
+        raise ValueError
     return value
+
+
+def rate_limit(text):
+    from limits import parse_many
+    parse_many(text)  # ValueError when it is not the notation
+    return text
+
+
+@dataclass(frozen=True)
+class Variable:
+    name: str        # the environment variable
+    field: str       # the Config field it sets
+    allowed: str     # what it accepts, said in the error and in docs/operations.md
+    parse: Callable[[str], object]
+    is_secret: bool = False  # never repeated in an error message
+
+    def shown(self, raw):
+        """The value as an error message may repeat it: secrets by length, URL passwords masked."""
+        if self.is_secret:
+            return f"{len(raw.encode())} bytes"
+        return repr(mask_password(raw))
+
+
+def _var(name, config_field, parser, allowed=None, **kw):
+    if isinstance(parser, tuple):  # integer/number/amount/secret say what they accept themselves
+        parser, allowed = parser
+    return Variable(name, config_field, allowed, parser, **kw)
+
+
+VARIABLES = [
+    _var("DADASHOP_PORT", "port", integer(1, 65535)),
+    _var("DADASHOP_BIND", "bind", listen_address, "an IP address or host name to listen on"),
+    _var("DADASHOP_MYSQL_URL", "mysql_url", mysql_url, "a URL like mysql://user:pass@host:port/db"),
+    _var("DADASHOP_REDIS_URL", "redis_url", redis_url,
+         "a URL like redis://host:port/db (or rediss://, unix://, redis+cluster://)"),
+    _var("DADASHOP_JWT_SECRET", "jwt_secret", secret(32), is_secret=True),  # HS256: a key as long as the hash
+    _var("DADASHOP_ADMIN_KEY", "admin_key", matching(r"\S{8,256}"), "8 to 256 characters without spaces",
+         is_secret=True),
+    _var("DADASHOP_PUBLIC_URL", "public_url", web_url, "an http:// or https:// URL without query"),
+    # DECIMAL(10,2) in the database; freight is part of the order total
+    _var("DADASHOP_FREIGHT", "freight", amount("0", "10000")),
+    # Alipay refuses a payment deadline more than 15 days ahead
+    _var("DADASHOP_ORDER_TIMEOUT", "order_timeout", integer(1, 15 * 86400)),
+    # 0 would make every process sweep in a busy loop
+    _var("DADASHOP_SWEEP_INTERVAL", "sweep_interval", number(1, 86400)),
+    _var("DADASHOP_MYSQL_POOL_SIZE", "mysql_pool_size", integer(1, 1000)),
+    # the original pages on origins of their own (docs/original-pages.md)
+    _var("DADASHOP_CORS_ORIGINS", "cors_origins", origins,
+         "comma-separated origins like https://shop.example.com (no path), or *"),
+    _var("DADASHOP_RETURN_URL", "return_url", return_page_url,
+         "an http:// or https:// URL ({order_id} is filled in)"),
+    _var("ALIPAY_APP_ID", "alipay_app_id", matching(r"[0-9]{1,32}"), "Alipay's app id: 1 to 32 digits"),
+    _var("ALIPAY_APP_PRIVATE_KEY", "alipay_app_private_key", readable_file, "the path of a readable PEM file"),
+    _var("ALIPAY_PUBLIC_KEY", "alipay_public_key", readable_file, "the path of a readable PEM or base64 file"),
+    _var("ALIPAY_GATEWAY", "alipay_gateway", web_url, "an http:// or https:// URL without query"),
+    _var("ALIPAY_SELLER_ID", "alipay_seller_id", matching(r"2088[0-9]{12}"), "16 digits starting with 2088"),
+    # ---- abuse resistance (issue 12): docs/limits.md
+    _var("DADASHOP_RATE_LIMITS", "rate_limits", flag, "1 or 0 (0: every rate limit off)"),
+    *[_var(name, config_field, rate_limit, "a rate like 10/minute, or several like 10/minute;100/hour")
+      for name, config_field in (("DADASHOP_LIMIT_LOGIN_PER_IP", "limit_login_per_ip"),
+                                 ("DADASHOP_LIMIT_LOGIN_PER_ACCOUNT", "limit_login_per_account"),
+                                 ("DADASHOP_LIMIT_REGISTER_PER_IP", "limit_register_per_ip"),
+                                 ("DADASHOP_LIMIT_ORDERS_PER_BUYER", "limit_orders_per_buyer"),
+                                 ("DADASHOP_LIMIT_BAD_CALLBACKS_PER_IP", "limit_bad_callbacks_per_ip"))],
+    _var("DADASHOP_MAX_CONCURRENT_HASHES", "max_concurrent_hashes", integer(1, 64)),
+    _var("DADASHOP_MAX_BODY_BYTES", "max_body_bytes", integer(1024, 16 * 1024 * 1024)),
+    _var("DADASHOP_MAX_NOTIFY_BYTES", "max_notify_bytes", integer(1024, 16 * 1024 * 1024)),
+    _var("DADASHOP_MAX_JSON_DEPTH", "max_json_depth", integer(2, 100)),
+    _var("DADASHOP_IDLE_TIMEOUT", "idle_connection_timeout", number(1, 86400)),
+    _var("DADASHOP_BODY_TIMEOUT", "body_timeout", number(1, 3600)),
+    _var("DADASHOP_TRUST_PROXY", "trust_proxy", flag, "1 or 0 (1: behind a proxy that sets X-Forwarded-For)"),
+]
+PREFIXES = ("DADASHOP_", "ALIPAY_")
+NOT_OURS = ("DADASHOP_TEST_",)  # the test suite's own variables
+
+
+def read_env_file(path=".env") -> dict:
+    """The KEY=VALUE pairs of a .env file ({} when there is none)."""
+    if not Path(path).is_file():
+        return {}
+    return {key: value or "" for key, value in dotenv_values(path, interpolate=False).items()}
 
 
 def load(environ=None, env_file=".env") -> Config:
     env = {**read_env_file(env_file), **(os.environ if environ is None else environ)}
-    try:
-        freight = Decimal(env.get("DADASHOP_FREIGHT") or "10.00").quantize(Decimal("0.01"))
-    except InvalidOperation:
-        raise ConfigError(f"DADASHOP_FREIGHT must be a decimal amount, got {env.get('DADASHOP_FREIGHT')!r}")
-    if freight < 0:
-        raise ConfigError("DADASHOP_FREIGHT must not be negative")
-    config = Config(
-        port=_int(env, "DADASHOP_PORT", 8000, 1),
-        mysql_url=env.get("DADASHOP_MYSQL_URL") or Config.mysql_url,
-        redis_url=env.get("DADASHOP_REDIS_URL") or Config.redis_url,
-        jwt_secret=env.get("DADASHOP_JWT_SECRET") or DEV_JWT_SECRET,
-        admin_key=env.get("DADASHOP_ADMIN_KEY") or None,
-        public_url=env.get("DADASHOP_PUBLIC_URL") or "",
-        freight=freight,
-        order_timeout=_int(env, "DADASHOP_ORDER_TIMEOUT", 1800, 1),
-        alipay_app_id=env.get("ALIPAY_APP_ID") or SANDBOX_APP_ID,
-        alipay_app_private_key=env.get("ALIPAY_APP_PRIVATE_KEY") or str(MERCHANT_PRIVATE_KEY_PATH),
-        alipay_public_key=env.get("ALIPAY_PUBLIC_KEY") or str(ALIPAY_PUBLIC_KEY_PATH),
-        alipay_gateway=env.get("ALIPAY_GATEWAY") or SANDBOX_GATEWAY,
-        alipay_seller_id=env.get("ALIPAY_SELLER_ID") or None,
-        sweep_interval=float(env.get("DADASHOP_SWEEP_INTERVAL") or 30.0),
-        mysql_pool_size=_int(env, "DADASHOP_MYSQL_POOL_SIZE", 20, 1),
-    )
-    config = dataclasses.replace(config, **abuse_settings(env))
-    config.mysql  # validate the URL now, not at first use
-    return config
+    values = {}
+    for variable in VARIABLES:
+        raw = (env.get(variable.name) or "").strip()
+        if not raw:
+            continue  # unset or empty: the default
+        try:
+            values[variable.field] = variable.parse(raw)
+        except ValueError:
+            raise ConfigError(f"{variable.name} must be {variable.allowed}, got {variable.shown(raw)}") from None
+    known = {variable.name for variable in VARIABLES}
+    for name in sorted(env):
+        if name.startswith(PREFIXES) and not name.startswith(NOT_OURS) and name not in known:
+            log.warning("%s is not a setting of this service (a typo?): ignored", name)
+    return Config(**values)
 
 
-# ---- abuse resistance (issue 12)
-
-RATE_LIMIT_SETTINGS = {  # variable -> Config field
-    "DADASHOP_LIMIT_LOGIN_PER_IP": "limit_login_per_ip",
-    "DADASHOP_LIMIT_LOGIN_PER_ACCOUNT": "limit_login_per_account",
-    "DADASHOP_LIMIT_REGISTER_PER_IP": "limit_register_per_ip",
-    "DADASHOP_LIMIT_ORDERS_PER_BUYER": "limit_orders_per_buyer",
-    "DADASHOP_LIMIT_BAD_CALLBACKS_PER_IP": "limit_bad_callbacks_per_ip",
-}
-
-
-def _flag(env, name, default):
-    raw = (env.get(name) or "").strip().lower()
-    if raw == "":
-        return default
-    if raw in ("1", "true", "yes", "on"):
-        return True
-    if raw in ("0", "false", "no", "off"):
-        return False
-    raise ConfigError(f"{name} must be 0 or 1, got {raw!r}")
-
-
-def _seconds(env, name, default):
-    raw = env.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
-    if value <= 0:
-        raise ConfigError(f"{name} must be > 0, got {raw!r}")
-    return value
-
-
-def _rate_limit(env, name, default):
-    from limits import parse_many
-    raw = (env.get(name) or "").strip() or default
-    try:
-        parse_many(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must look like 10/minute or 10/minute;100/hour, got {raw!r}") from None
-    return raw
-
-
-def abuse_settings(env) -> dict:
-    """The Config fields of rate limits, input bounds, timeouts, proxy trust and listen address."""
-    settings = {field_name: _rate_limit(env, name, getattr(Config, field_name))
-                for name, field_name in RATE_LIMIT_SETTINGS.items()}
-    settings.update(
-        rate_limits=_flag(env, "DADASHOP_RATE_LIMITS", True),
-        max_concurrent_hashes=_int(env, "DADASHOP_MAX_CONCURRENT_HASHES", Config.max_concurrent_hashes, 1),
-        max_body_bytes=_int(env, "DADASHOP_MAX_BODY_BYTES", Config.max_body_bytes, 1024),
-        max_notify_bytes=_int(env, "DADASHOP_MAX_NOTIFY_BYTES", Config.max_notify_bytes, 1024),
-        max_json_depth=_int(env, "DADASHOP_MAX_JSON_DEPTH", Config.max_json_depth, 2),
-        idle_connection_timeout=_seconds(env, "DADASHOP_IDLE_TIMEOUT", Config.idle_connection_timeout),
-        body_timeout=_seconds(env, "DADASHOP_BODY_TIMEOUT", Config.body_timeout),
-        trust_proxy=_flag(env, "DADASHOP_TRUST_PROXY", False),
-        bind=(env.get("DADASHOP_BIND") or "").strip(),
-    )
-    return settings
-
+# ---- secure start-up (issue 12)
 
 def _published_key(path) -> bool:
     """Whether the key file at `path` (any format) is one of the sandbox's published development keys:

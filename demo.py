@@ -41,9 +41,17 @@ CATALOG = [
     ]),
 ]
 
+# The original pages' home page shows three SKUs of each catalog (类别).
+CATALOGS = [("服饰箱包", ["纯棉T恤", "红袖添香双肩包"]), ("数码", ["轻薄笔记本电脑", "静音无线鼠标", "限时秒杀·静音无线鼠标"]),
+            ("家居", ["真空保温杯"])]
 
-CATEGORIES = {"纯棉T恤": "服装", "轻薄笔记本电脑": "数码", "红袖添香双肩包": "箱包", "真空保温杯": "家居",
-              "静音无线鼠标": "数码", "限时秒杀·静音无线鼠标": "数码"}
+
+async def load_catalogs(conn, catalogs=CATALOGS):
+    for name, spu_names in catalogs:
+        catalog_id = await Q.create_catalog(conn, name=name)
+        for spu_name in spu_names:
+            await Q.set_catalog_of_spus_named(conn, catalog_id=catalog_id, spu_name=spu_name)
+
 
 # One flash-sale SKU: 2 per buyer, on sale from two minutes after the demo store is loaded for a week
 # (the storefront counts down to the start).
@@ -54,7 +62,7 @@ FLASH_SALE_LIMIT, FLASH_SALE_OPENS_IN, FLASH_SALE_LASTS = 2, timedelta(minutes=2
 async def load_catalog(conn, catalog=CATALOG):
     sku_ids = []
     for spu_name, caption, attr_names, skus in catalog:
-        spu_id = await Q.create_spu(conn, name=spu_name, caption=caption, category=CATEGORIES.get(spu_name, ""))
+        spu_id = await Q.create_spu(conn, name=spu_name, caption=caption)
         attr_ids = [await Q.create_spu_sale_attr(conn, spu_id=spu_id, name=name, sort=i)
                     for i, name in enumerate(attr_names)]
         for values, price, stock, image in skus:
@@ -79,6 +87,8 @@ async def load(config):
                 await Q.set_flash_sale(conn, sku_id=sku_ids[0], limit_per_buyer=FLASH_SALE_LIMIT, sale_start=opens,
                                        sale_end=opens + FLASH_SALE_LASTS)
                 log.info("demo: loaded %d SKUs", sum(len(entry[3]) for entry in CATALOG) + 1)
+            if not await Q.count_catalogs(conn):
+                await load_catalogs(conn)
             if await Q.get_user_by_name(conn, username=DEMO_USER) is None:
                 user_id = await Q.create_user(conn, username=DEMO_USER, password_hash=hash_password(DEMO_PASSWORD),
                                               email="demo@example.com", phone="13600000000")

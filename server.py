@@ -16,7 +16,6 @@ import time
 
 import pymysql
 import redis
-import redis.asyncio
 import tornado.httpclient
 import tornado.httpserver
 import tornado.netutil
@@ -25,13 +24,16 @@ import tornado.web
 import config as config_module
 import db
 import jobs
+import redis_client as redis_client_module
 from alipay.client import AlipayClient
 from handlers.addresses import AddressHandler, AddressListHandler
 from handlers.admin import AdminOrderHandler, AdminOrderListHandler, ShipOrderHandler
 from handlers.base import NotFoundHandler
 from handlers.carts import CartHandler
-from handlers.goods import SkuHandler, SkuListHandler, SpuHandler, SpuListHandler
+from handlers.goods import (GoodsDetailHandler, GoodsIndexHandler, GoodsSkuHandler, SkuHandler, SkuListHandler,
+                            SpuHandler, SpuListHandler)
 from handlers.orders import OrderProcessingHandler, PayLinkHandler
+from handlers.openapi import SWAGGER_UI_DIR, DocsHandler, OpenApiHandler
 from handlers.payments import PaymentResultHandler
 from handlers.urls import ORDER_ID, PAY_LINK, PAYMENT_RESULT
 from handlers.users import TokensHandler, UsersHandler
@@ -58,6 +60,9 @@ class App(tornado.web.Application):
             (r"/v1/goods/skus/(\d{1,10})/?", SkuHandler),
             (r"/v1/goods/spus/?", SpuListHandler),
             (r"/v1/goods/spus/(\d{1,10})/?", SpuHandler),
+            (r"/v1/goods/index/?", GoodsIndexHandler),  # the original pages' catalog
+            (r"/v1/goods/detail/(\d{1,10})/?", GoodsDetailHandler),
+            (r"/v1/goods/sku/?", GoodsSkuHandler),
             (rf"/v1/carts/{USERNAME}/?", CartHandler),
             (r"/v1/orders/processing/?", OrderProcessingHandler),
             (PAYMENT_RESULT + "?", PaymentResultHandler),
@@ -65,6 +70,9 @@ class App(tornado.web.Application):
             (r"/v1/admin/orders/?", AdminOrderListHandler),
             (rf"/v1/admin/orders/({ORDER_ID})/?", AdminOrderHandler),
             (rf"/v1/admin/orders/({ORDER_ID})/ship/?", ShipOrderHandler),
+            (r"/openapi.json", OpenApiHandler),
+            (r"/docs/?", DocsHandler),
+            (r"/docs/static/(.*)", tornado.web.StaticFileHandler, {"path": SWAGGER_UI_DIR}),
             (r"/", tornado.web.RedirectHandler, {"url": "/static/index.html"}),
         ]
         super().__init__(routes, static_path=STATIC_DIR, default_handler_class=NotFoundHandler, **settings)
@@ -78,7 +86,7 @@ def make_alipay_client(config):
 async def open_services(config) -> Services:
     """This process's pools and clients (after the fork: each worker has its own)."""
     pool = await db.create_pool(config.mysql, maxsize=config.mysql_pool_size)
-    redis_client = redis.asyncio.Redis.from_url(config.redis_url, decode_responses=True)
+    redis_client = await redis_client_module.connect(config.redis_url)
     return Services(pool=pool, redis=redis_client, alipay=make_alipay_client(config), config=config)
 
 
@@ -100,9 +108,7 @@ def check_services(config):
     for name in applied:
         log.info("migration applied: %s", name)
     try:
-        client = redis.Redis.from_url(config.redis_url, socket_connect_timeout=3)
-        client.ping()
-        client.close()
+        redis_client_module.ping(config.redis_url)
     except redis.RedisError as exc:
         raise SystemExit(f"error: cannot reach Redis at {config.redis_url}: {exc}\n"
                          "Is it running? Set DADASHOP_REDIS_URL to point elsewhere.")

@@ -8,6 +8,7 @@ import uuid
 import tornado.httputil
 import tornado.web
 
+from handlers.urls import PAYMENT_RESULT
 from handlers.views import dumps
 from store.auth import read_token
 from store.errors import LOGIN_REQUIRED, TOO_LARGE, BusinessError, bad_params, login_required
@@ -15,6 +16,11 @@ from store.rate_limits import limiter_of
 from store.users import user_id_of
 
 log = logging.getLogger("dadashop.http")
+
+# what the pages send and may read across origins
+CORS_ALLOWED_HEADERS = "authorization, content-type, Idempotency-Key, X-Request-Id"
+CORS_EXPOSED_HEADERS = "X-Request-Id"
+CORS_MAX_AGE = "600"  # seconds a browser may reuse a preflight answer
 
 
 def authenticated(method):
@@ -56,8 +62,44 @@ class BaseHandler(tornado.web.RequestHandler):
     def set_default_headers(self):
         self.set_header("Content-Type", "application/json; charset=UTF-8")
         self.set_header("Cache-Control", "no-store")
+        self.set_cors_headers()
+
+    # ---- CORS: the original pages are served from an origin of their own (DADASHOP_CORS_ORIGINS)
+    def cors_origin(self):
+        """The request's Origin when it may read our answers, else None. Alipay's notify never gets CORS."""
+        origin = self.request.headers.get("Origin")
+        allowed = self.application.services.config.cors_origins
+        if not origin or not allowed or self.request.path.rstrip("/") == PAYMENT_RESULT.rstrip("/"):
+            return None
+        return origin if "*" in allowed or origin.rstrip("/") in allowed else None
+
+    def set_cors_headers(self):
+        self.set_header("Vary", "Origin")
+        origin = self.cors_origin()
+        if origin:
+            self.set_header("Access-Control-Allow-Origin", origin)
+            self.set_header("Access-Control-Expose-Headers", CORS_EXPOSED_HEADERS)
+
+    def allowed_methods(self) -> list:
+        """The methods this route answers (those its handler defines)."""
+        return [m for m in ("GET", "POST", "PUT", "DELETE")
+                if getattr(type(self), m.lower()) is not getattr(tornado.web.RequestHandler, m.lower())]
+
+    def options(self, *args, **kwargs):
+        """A preflight (or a plain OPTIONS): 204 with what the route allows; the CORS grant only for an
+        allowed origin, so a foreign page's browser refuses to send the real request."""
+        methods = self.allowed_methods()
+        self.set_header("Allow", ", ".join(methods + ["OPTIONS"]))
+        if self.cors_origin() and self.request.headers.get("Access-Control-Request-Method"):
+            self.set_header("Access-Control-Allow-Methods", ", ".join(methods))
+            self.set_header("Access-Control-Allow-Headers", CORS_ALLOWED_HEADERS)
+            self.set_header("Access-Control-Max-Age", CORS_MAX_AGE)
+        self.set_status(204)
+        self.finish()
 
     def reply(self, payload: dict, status=200):
+        if "errmsg" in payload:  # the original pages read the message as `error`
+            payload.setdefault("error", payload["errmsg"])
         self.set_status(status)
         self.finish(dumps(payload))
 
@@ -82,6 +124,8 @@ class BaseHandler(tornado.web.RequestHandler):
                         "request_id": getattr(self, "request_id", None)}, status_code)
         else:
             reason = self._reason
+            if status_code == 405:  # RFC 9110: say which methods the resource has
+                self.set_header("Allow", ", ".join(self.allowed_methods() + ["OPTIONS"]))
             if isinstance(exc, tornado.web.HTTPError) and exc.log_message and status_code == 400:
                 reason = exc.log_message % exc.args if exc.args else exc.log_message
             self.reply({"code": status_code, "errmsg": reason}, status_code)
@@ -136,8 +180,11 @@ class BaseHandler(tornado.web.RequestHandler):
     def form_arguments(self) -> dict:
         """The form-encoded body's arguments (name -> [bytes]), as request.body_arguments would be."""
         arguments, files = {}, {}
-        tornado.httputil.parse_body_arguments(self.request.headers.get("Content-Type", ""), self.request.body,
-                                              arguments, files, self.request.headers)
+        try:
+            tornado.httputil.parse_body_arguments(self.request.headers.get("Content-Type", ""), self.request.body,
+                                                  arguments, files, self.request.headers)
+        except tornado.httputil.HTTPInputError:
+            return {}  # malformed (e.g. multipart without a boundary): no arguments, as Tornado's own parsing
         return arguments
 
     def set_retry_after(self, exc):

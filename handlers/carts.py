@@ -2,9 +2,13 @@
 from handlers import views
 from handlers.base import BaseHandler, authenticated
 from store import cart
-from store.errors import UNKNOWN_SKU, BusinessError, bad_params
+from store.errors import BAD_PARAMS, OUT_OF_STOCK, UNKNOWN_SKU, BusinessError, bad_params
 
 PUT_STATES = {"add", "del", "select", "unselect", "selectall", "unselectall"}
+
+# The cart module's own codes (the original cart API, which the original cart page reads: 30103);
+# the HTTP status stays the service's (a malformed request is still a 400).
+CART_CODES = {UNKNOWN_SKU: 30101, BAD_PARAMS: 30102, OUT_OF_STOCK: 30103}
 
 
 class CartHandler(BaseHandler):
@@ -27,7 +31,7 @@ class CartHandler(BaseHandler):
     async def put(self, username):
         self.check_own_username(username)
         state = self.json_body().get("state")
-        if state not in PUT_STATES:
+        if not isinstance(state, str) or state not in PUT_STATES:
             raise bad_params(f"参数 state 必须是 {'/'.join(sorted(PUT_STATES))} 之一")
         redis, user_id = self.services.redis, self.user["id"]
         if state in ("selectall", "unselectall"):
@@ -41,10 +45,11 @@ class CartHandler(BaseHandler):
                 sku = await cart.sellable_sku(self.services, sku_id, items[sku_id]["count"] + 1)
                 await cart.add_item(redis, user_id, sku, 1, select=False)
             elif state == "del":
-                if items[sku_id]["count"] <= 1:
-                    raise bad_params("数量不能小于1, 如需移除请删除该商品")
-                sku = await cart.sellable_sku(self.services, sku_id, 0, check_stock=False)
-                await cart.add_item(redis, user_id, sku, -1, select=False)
+                # never below 1 (removing is DELETE); at 1 the cart stays as it is, as the original's did:
+                # its cart page sends "del" also when the count shows 1
+                if items[sku_id]["count"] > 1:
+                    sku = await cart.sellable_sku(self.services, sku_id, 0, check_stock=False)
+                    await cart.add_item(redis, user_id, sku, -1, select=False)
             else:
                 await cart.set_selected(redis, user_id, sku_id, state == "select")
         await self.reply_cart()
@@ -58,3 +63,9 @@ class CartHandler(BaseHandler):
 
     async def reply_cart(self):
         self.ok(views.cart(await cart.cart_lines(self.services, self.user["id"])))
+
+    def write_error(self, status_code, **kwargs):
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, BusinessError) and exc.code in CART_CODES:
+            exc.code = CART_CODES[exc.code]
+        super().write_error(status_code, **kwargs)

@@ -5,7 +5,7 @@ import re
 
 from handlers import views
 from handlers.base import BaseHandler, authenticated, int_param, str_param
-from handlers.urls import IMAGE_BASE, MY_ORDERS_PAGE, ORDER_ID, notify_url, return_url
+from handlers.urls import MY_ORDERS_PAGE, ORDER_ID, image_base, notify_url, return_url
 from store import order_list, order_status, settle
 from store.auth import check_pay_link_signature
 from store.create_order import create_order
@@ -41,9 +41,10 @@ class OrderProcessingHandler(BaseHandler):
         settlement_type, sku_id, buy_num = self.settlement(self.get_query_argument)
         confirmation = await settle.confirm(self.services, self.user["id"], settlement_type, sku_id, buy_num)
         data = views.confirmation(confirmation)
-        if not confirmation.addresses:  # the page then offers the add-address form, with the items
-            raise BusinessError(NO_ADDRESS, "请先添加收货地址", data=data)
-        self.ok(data, base_url=IMAGE_BASE)
+        if not confirmation.addresses:  # the page then offers the add-address form, with the items (and images)
+            return self.reply({"code": NO_ADDRESS, "errmsg": "请先添加收货地址", "data": data,
+                               "base_url": image_base(self.config)})
+        self.ok(data, base_url=image_base(self.config))
 
     async def list_orders(self):
         order_status_ = self.query_int("order_status", required=False, default=0, minimum=0, maximum=5)
@@ -55,7 +56,7 @@ class OrderProcessingHandler(BaseHandler):
             text = views.dumps(views.order_page(await order_list.list_orders(self.services, *which)))
             await order_list.cache_page(self.services.redis, *which, version, text)
         # the cached JSON as it is, inside the envelope
-        self.finish('{"code":200,"data":%s,"base_url":%s}' % (text, json.dumps(IMAGE_BASE)))
+        self.finish('{"code":200,"data":%s,"base_url":%s}' % (text, json.dumps(image_base(self.config))))
 
     async def confirm_receipt(self):
         order_id = self.query_str("order_id", max_length=64, pattern=ORDER_ID_PATTERN)
@@ -69,6 +70,11 @@ class OrderProcessingHandler(BaseHandler):
         address_id = self.body_int("address_id", minimum=1)
         key = self.request.headers.get("Idempotency-Key") or body.get("request_id")
         key = str_param(key, "Idempotency-Key", required=False, max_length=64, pattern=IDEMPOTENCY_KEY)
+        if settlement_type == settle.BUY_NOW and sku_id is None and buy_num is None:
+            # the original pages: what this buyer last confirmed with buy-now, as one order however often sent
+            remembered = await settle.remembered_buy_now(self.services.redis, self.user["id"])
+            sku_id, buy_num = remembered["sku_id"], remembered["buy_num"]
+            key = key or remembered["idempotency_key"]
         order = await create_order(self.services, user_id=self.user["id"], address_id=address_id,
                                    settlement_type=settlement_type, sku_id=sku_id, buy_num=buy_num,
                                    idempotency_key=key)
@@ -115,7 +121,8 @@ class PayLinkHandler(BaseHandler):
         # sign 1.8x as fast as one), so a worker thread keeps this loop serving other buyers meanwhile
         alipay, config = self.services.alipay, self.config
         trade = dict(out_trade_no=order_id, total_amount=order["total_amount"], subject=views.payment_subject(order_id),
-                     time_expire=order["pay_deadline"], notify_url=notify_url(config), return_url=return_url(config))
+                     time_expire=order["pay_deadline"], notify_url=notify_url(config),
+                     return_url=return_url(config, order_id))
         if PHONE_BROWSER.search(self.request.headers.get("User-Agent", "")):
             sign = lambda: alipay.wap_pay_url(**trade, quit_url=config.base_url + MY_ORDERS_PAGE)  # noqa: E731
         else:

@@ -1,8 +1,9 @@
 """Register (POST /v1/users) and log in (POST /v1/tokens)."""
 import re
 
-from handlers.base import BaseHandler
+from handlers.base import BaseHandler, int_param
 from store import users
+from store.errors import BusinessError
 
 USERNAME = re.compile(r"[A-Za-z0-9_]{3,32}")
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -29,4 +30,24 @@ class TokensHandler(BaseHandler):
         await self.rate_limit("login_ip", self.client_ip)
         await self.rate_limit("login_account", username.lower())
         token = await users.log_in(self.services, username, password)
-        self.ok({"token": token}, username=username)
+        # the original login page sends the cart it kept offline, and shows the count it gets back
+        count = await users.merge_offline_cart(self.services, username, offline_cart(self.json_body().get("cart")))
+        self.ok({"token": token, "len": count}, username=username)
+
+
+MAX_OFFLINE_CART = 100  # entries of an offline cart looked at
+
+
+def offline_cart(value) -> dict:
+    """{sku_id: count} from the `cart` the original pages keep in localStorage (`[{"id": "12",
+    "count": "2", "name": ...}, ...]`). Entries without a positive id and count are skipped: a stale
+    offline cart must not stop a login."""
+    items = {}
+    for entry in value[:MAX_OFFLINE_CART] if isinstance(value, list) else ():
+        try:
+            sku_id = int_param(entry.get("id"), "id", minimum=1, maximum=2 ** 32 - 1)
+            count = int_param(entry.get("count"), "count", minimum=1, maximum=1_000_000)
+        except (AttributeError, BusinessError):
+            continue
+        items[sku_id] = max(items.get(sku_id, 0), count)
+    return items

@@ -44,6 +44,30 @@ def optional_time(moment):
     return shanghai_time_text(moment) if moment is not None else None
 
 
+def index_catalog(catalog) -> dict:
+    """GET /v1/goods/index (the original home page): a catalog and its first SKUs."""
+    return {"catalog_id": catalog["catalog_id"], "catalog_name": catalog["catalog_name"],
+            "sku": [{"skuid": s["id"], "caption": s["caption"], "name": s["name"], "price": money(s["price"]),
+                     "image": s["default_image_url"]} for s in catalog["skus"]]}
+
+
+def sku_detail(d) -> dict:
+    """GET /v1/goods/detail/<sku_id> (the original product page): the SKU, its catalog, and its SPU's
+    sale attributes with every value on sale, by attribute id, for the page's selector."""
+    attrs = d["attrs"]
+    return {
+        "skuid": d["id"], "spu": d["spu_id"], "name": d["name"], "caption": d["caption"],
+        "price": money(d["price"]), "stock": d["stock"], "image": d["default_image_url"], "detail_image": "",
+        "catalog_id": d["catalog_id"], "catalog_name": d["catalog_name"] or "",
+        "sku_sale_attr_id": [a["id"] for a in attrs], "sku_sale_attr_names": [a["name"] for a in attrs],
+        "sku_sale_attr_val_id": [a["chosen"][0] for a in attrs],
+        "sku_sale_attr_val_names": [a["chosen"][1] for a in attrs],
+        "sku_all_sale_attr_vals_id": {a["id"]: list(a["values"].values()) for a in attrs},
+        "sku_all_sale_attr_vals_name": {a["id"]: list(a["values"]) for a in attrs},
+        "spec": {},
+    }
+
+
 def cart(lines) -> list:
     """The cart's answer: one entry per (sku, item) line."""
     return [{"id": s["id"], "name": s["name"], "count": item["count"], "selected": item["selected"],

@@ -3,7 +3,8 @@
 A fresh database `dadashop_bench` and Redis db 14 (never the tests' or the demo's), the Alipay
 sandbox, the service with `--processes 0`, then the scenarios in order (the MariaDB ceiling right
 before hot-sku, so that both are measured in the same run), then everything stops again. Each
-report is also written as JSON under loadtest/out/, and a summary table is printed at the end.
+report is also written as JSON and as HTML with plots under loadtest/out/ (index.html links them),
+and a summary table is printed at the end.
 """
 import argparse
 import json
@@ -122,6 +123,10 @@ def main(argv=None):
         stop(sandbox)
         logs.close()
     print_table(reports)
+    if reports:
+        from loadtest.report import write_index
+        index = write_index(reports, [f"{r['scenario']}.html" for r in reports], OUT / "index.html")
+        print(f"\nHTML reports with plots: {index} (one page per scenario beside its JSON)")
     return 0 if all(r["check"]["ok"] for r in reports) else 1
 
 

@@ -18,7 +18,7 @@ import aiomysql
 
 import config as config_module
 from loadtest import prepare
-from loadtest.stats import CpuMeter, Progress, Recorder, print_summary
+from loadtest.stats import CpuMeter, Progress, Recorder, print_summary, timeline
 
 P = "/v1/orders/processing/"
 
@@ -164,6 +164,7 @@ async def sale(args, *, hot):
         "latency_ms_sold_out": latencies(sold_out_after),
         "http": s.get("http"), "codes": s.get("codes"), "errors": dict(recorder.errors),
         "answered": sum(1 for a in answers if a is not None), "cpu_cores": cpu.report(),
+        "timeline": timeline(recorder, cpu),
     }
     report["check"] = check_sale(conn, sku_id, stock, buyers, answers)
     report["check"]["every_buyer_answered"] = report["answered"] == len(buyers)
@@ -226,6 +227,7 @@ async def read(args):
             "page_size": args.page_size, "concurrency": args.concurrency, "pages_per_s": s.get("rate", 0.0),
             "latency_ms": {k: s.get(k) for k in ("p50", "p95", "p99", "max")}, "http": s.get("http"),
             "codes": s.get("codes"), "errors": dict(recorder.errors), "cpu_cores": cpu.report(),
+            "timeline": timeline(recorder, cpu),
             "check": {"pages_with_wrong_content": len(bad_pages), "ok": not bad_pages and set(s.get("codes", {}))
                       == {200}}}
 
@@ -312,7 +314,8 @@ async def steady(args):
     return {"scenario": "steady", "buyers": len(buyers), "skus": len(sku_ids), "concurrency": args.concurrency,
             "duration_s": args.duration, "requests_per_s": total / recorder.elapsed(),
             "orders_per_s": len(created) / recorder.elapsed(), "operations": summary,
-            "errors": dict(recorder.errors), "cpu_cores": cpu.report(), "check": check}
+            "errors": dict(recorder.errors), "cpu_cores": cpu.report(), "timeline": timeline(recorder, cpu),
+            "check": check}
 
 
 async def ceiling(args):
@@ -362,6 +365,7 @@ async def ceiling(args):
     s = summary["tx"]
     return {"scenario": "ceiling", "concurrency": args.concurrency, "tx_per_s": s["rate"],
             "latency_ms": {k: s[k] for k in ("p50", "p95", "p99", "max")}, "cpu_cores": cpu.report(),
+            "timeline": timeline(recorder, cpu),
             "check": {"sales": sales, "transactions": s["count"], "ok": sales == s["count"] - failed and failed == 0
                       and stock + sales == 1_000_000_000}}
 
@@ -398,7 +402,7 @@ def parse_args(argv=None):
     parser.add_argument("--page-size", type=int, default=20, help="read")
     parser.add_argument("--service-pid", type=int, action="append", default=[],
                         help="count this process's CPU as the service's (repeatable)")
-    parser.add_argument("--json", help="also write the report as JSON to this file")
+    parser.add_argument("--json", help="also write the report as JSON to this file, and as HTML with plots beside it")
     args = parser.parse_args(argv)
     for name, value in DEFAULTS[args.scenario].items():
         if getattr(args, name) is None:
@@ -407,7 +411,7 @@ def parse_args(argv=None):
 
 
 def print_report(report):
-    print(json.dumps(report, indent=2, default=str))
+    print(json.dumps({k: v for k, v in report.items() if k != "timeline"}, indent=2, default=str))
     print(f"==> {report['scenario']}: check {'OK' if report['check']['ok'] else 'FAILED'}")
 
 
@@ -418,6 +422,8 @@ def main(argv=None):
     if args.json:
         with open(args.json, "w") as f:
             json.dump(report, f, indent=2, default=str)
+        from loadtest.report import write_html
+        print(f"report: {write_html(report, os.path.splitext(args.json)[0] + '.html')}")
     return 0 if report["check"]["ok"] else 1
 
 

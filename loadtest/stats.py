@@ -1,8 +1,10 @@
 """Latency and outcome bookkeeping, the progress line, and CPU accounting from /proc."""
 import collections
+import math
 import os
 import resource
 import sys
+import threading
 import time
 
 
@@ -126,32 +128,81 @@ def children_of(pid):
 
 
 class CpuMeter:
-    """CPU used during a run by this generator, the service processes, MariaDB and Redis."""
+    """CPU used during a run by this generator, the service processes, MariaDB and Redis: on average
+    over the run (`report`), and second by second from a sampling thread (`series`, for the plots)."""
 
-    def __init__(self, service_pids=()):
+    def __init__(self, service_pids=(), interval=1.0):
         self.groups = {"generator": None, "service": list(service_pids),
                        "mariadb": pids_named("mariadbd") or pids_named("mysqld"),
                        "redis": pids_named("redis-server")}
+        self.interval = interval
+        self.samples = []  # (seconds since start, {group: CPU seconds so far})
+        self._stop = threading.Event()
 
     def _read(self):
-        usage = resource.getrusage(resource.RUSAGE_SELF)
+        usage = resource.getrusage(resource.RUSAGE_SELF)  # the whole generator process, threads included
         values = {"generator": usage.ru_utime + usage.ru_stime}
         for group, pids in self.groups.items():
             if pids is not None:
                 values[group] = sum(process_cpu_seconds(p) or 0.0 for p in pids)
         return values
 
+    def _sample(self):
+        while not self._stop.wait(self.interval):
+            self.samples.append((time.perf_counter() - self.t0, self._read()))
+
     def __enter__(self):
         self.before = self._read()
         self.t0 = time.perf_counter()
+        self.samples = [(0.0, self.before)]
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
         return self
 
     def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
         after = self._read()
         self.wall = time.perf_counter() - self.t0
+        self.samples.append((self.wall, after))
         self.used = {g: after[g] - self.before[g] for g in after if g == "generator" or self.groups[g]}
         return False
 
     def report(self):
         """{group: cores used on average} over the run."""
         return {g: v / self.wall for g, v in self.used.items()}
+
+    def series(self):
+        """{"t": [end of each interval, s], group: [cores used during that interval]}."""
+        out = {"t": []}
+        for (t0, v0), (t1, v1) in zip(self.samples, self.samples[1:]):
+            if t1 - t0 < self.interval / 2:
+                continue  # the short tail after the last full interval: too noisy to plot
+            out["t"].append(round(t1, 3))
+            for group in self.used:
+                out.setdefault(group, []).append((v1[group] - v0[group]) / (t1 - t0))
+        return out
+
+
+def timeline(recorder, cpu=None, bucket=1.0):
+    """The run second by second, for the report's plots: per operation the answers and the latency
+    percentiles (ms) of each bucket, counts per HTTP status and business code, CPU per component."""
+    samples = recorder.samples
+    end = max((s[1] for s in samples), default=0.0)
+    buckets = max(1, math.ceil(end / bucket))
+    grouped = collections.defaultdict(lambda: [[] for _ in range(buckets)])
+    http = collections.defaultdict(lambda: [0] * buckets)
+    codes = collections.defaultdict(lambda: [0] * buckets)
+    for op, finished, latency, status, code in samples:
+        i = min(buckets - 1, int(finished / bucket))
+        grouped[op][i].append(latency * 1000)
+        http[str(status)][i] += 1
+        codes[str(code)][i] += 1
+    ops = {}
+    for op, per_bucket in sorted(grouped.items()):
+        ordered = [sorted(b) for b in per_bucket]
+        ops[op] = {"count": [len(b) for b in ordered],
+                   **{f"p{p}": [percentile(b, p) if b else None for b in ordered] for p in (50, 95, 99)}}
+    return {"bucket_s": bucket, "end_s": round(end, 3), "t": [round((i + 1) * bucket, 3) for i in range(buckets)],
+            "ops": ops,
+            "http": dict(http), "codes": dict(codes), "cpu": cpu.series() if cpu else {}}

@@ -41,7 +41,8 @@ if [ ! -x .venv/bin/python ]; then
 fi
 REQUIREMENTS=requirements.txt
 [ "$MODE" = dev ] && REQUIREMENTS=requirements-dev.txt
-STAMP=".venv/.installed-$(cat requirements.txt "$REQUIREMENTS" | sha1sum | cut -c1-12)-$MODE"
+# requirements-dev.txt includes loadtest/requirements.txt: its changes count too
+STAMP=".venv/.installed-$(cat requirements.txt "$REQUIREMENTS" loadtest/requirements.txt | sha1sum | cut -c1-12)-$MODE"
 if [ ! -f "$STAMP" ]; then
     say "installing pinned dependencies ($REQUIREMENTS)"
     .venv/bin/python -m pip install -q --disable-pip-version-check -r "$REQUIREMENTS" >&2
@@ -93,6 +94,12 @@ if ! port_open $REDIS_PORT; then
 here. Install it (Debian/Ubuntu: sudo apt-get install redis-server) or set DADASHOP_REDIS_URL."
         start_local_redis || die "Redis installed but could not be started"
     fi
+fi
+
+# ---- nginx for the deploy kit's tests (tests/test_deploy.py runs deploy/nginx in a real nginx)
+if [ "$MODE" = dev ] && ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
+    say "installing Debian's nginx for the deploy kit's tests"
+    apt_install nginx || say "could not install nginx (not root?): the nginx tests need it (apt-get install nginx)"
 fi
 
 # ---- headless Chromium for the browser tests

@@ -142,4 +142,5 @@ def pay_link_signature(secret: str, order_id: str) -> str:
 
 
 def check_pay_link_signature(secret: str, order_id: str, sig: str) -> bool:
-    return hmac.compare_digest(pay_link_signature(secret, order_id), sig or "")
+    # as bytes: compare_digest refuses a str with non-ASCII characters, which a forged link may hold
+    return hmac.compare_digest(pay_link_signature(secret, order_id).encode(), (sig or "").encode())

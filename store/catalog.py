@@ -80,3 +80,62 @@ async def product(services, spu_id) -> dict:
                 values[name].append(value)
     return dict(spu, sale_attrs=[{"name": name, "values": vals} for name, vals in values.items()],
                 skus=[skus[i] for i in sorted(skus)])
+
+
+# ---- the original pages' catalog: home page by catalog, product page with its sale-attribute selector
+
+async def index(services) -> list:
+    """[{catalog_id, catalog_name, skus: [the first three SKUs on sale]}], catalogs by id; catalogs
+    with nothing on sale and SPUs in no catalog are not shown."""
+    async with services.pool.acquire() as conn:
+        found = await rows(Q.index_skus(conn))
+    catalogs = {}
+    for row in found:
+        catalogs.setdefault(row["catalog_id"], {"catalog_id": row["catalog_id"], "catalog_name": row["catalog_name"],
+                                                "skus": []})["skus"].append(row)
+    return list(catalogs.values())
+
+
+async def sku_detail(services, sku_id) -> dict | None:
+    """One SKU on sale with its catalog and `attrs` (see sale_attrs), or None."""
+    async with services.pool.acquire() as conn:
+        sku = await Q.get_sku_with_catalog(conn, sku_id=sku_id)
+        if sku is None or not sku["is_launched"]:
+            return None
+        values = await rows(Q.get_sale_attr_values_of_spu(conn, spu_id=sku["spu_id"]))
+    return dict(sku, attrs=sale_attrs(values, sku_id))
+
+
+def sale_attrs(values, sku_id) -> list:
+    """The sale attributes of `sku_id`, in the SPU's order: [{id, name, values: {value name: value id},
+    chosen: (value id, value name)}]. `values` are the distinct values the SPU's SKUs on sale have,
+    each named by the id of its first row (the id a page sends back to POST /v1/goods/sku)."""
+    attrs = {}
+    for v in values:
+        attr = attrs.setdefault(v["attr_id"], {"id": v["attr_id"], "name": v["attr_name"], "values": {},
+                                               "chosen": None})
+        if v["is_launched"] or v["sku_id"] == sku_id:
+            value_id = attr["values"].setdefault(v["value_name"], v["value_id"])
+            if v["sku_id"] == sku_id:
+                attr["chosen"] = (value_id, v["value_name"])
+    return [attr for attr in attrs.values() if attr["chosen"]]
+
+
+async def sku_with_sale_attrs(services, spu_id, chosen: dict):
+    """The SKU on sale of `spu_id` with the chosen values ({attr id: value id}, ids as sale_attrs
+    gives them), the lowest id when several fit, or None."""
+    async with services.pool.acquire() as conn:
+        values = await rows(Q.get_sale_attr_values_of_spu(conn, spu_id=spu_id))
+    by_id = {v["value_id"]: v for v in values}
+    wanted = {}
+    for attr_id, value_id in chosen.items():
+        value = by_id.get(value_id)
+        if value is None or value["attr_id"] != attr_id:
+            return None
+        wanted[attr_id] = value["value_name"]
+    skus = {}  # SKU on sale -> {attr id: value name}
+    for v in values:
+        if v["is_launched"]:
+            skus.setdefault(v["sku_id"], {})[v["attr_id"]] = v["value_name"]
+    fits = [sid for sid, named in skus.items() if all(named.get(a) == name for a, name in wanted.items())]
+    return min(fits) if fits and wanted else None

@@ -32,13 +32,25 @@ HOLD_WITHIN_LIMIT_OR_SIGNAL = read_fragment("hold_within_limit_or_signal")
 ORDER_ID_ATTEMPTS = 3
 
 
-def new_order_id(user_id: int) -> str:
-    """Unique and valid as Alipay's out_trade_no: Shanghai time, the buyer, and 40 random bits.
+ORDER_NUMBER_DIGITS = 6  # a minute holds 10**6 numbers: 16,666 orders a second before one could repeat
 
-    The UNIQUE key on order_info.order_id backs it: a collision is retried, never merged.
+
+async def new_order_id(services) -> str:
+    """16 digits, as the seed shapes them (its example: 2019111811504601), so the original pages can put
+    an id unquoted into JavaScript: Shanghai time to the minute (yyMMddHHmm) and the last 6 digits of
+    the MariaDB sequence `order_number`, which never gives a number twice to any process on any host.
+
+    Two ids are equal only when numbers 10**6 apart are drawn in the same minute (a million orders in
+    a minute); the UNIQUE key on order_info.order_id stops even that, and the caller draws again.
+    Below 2**53 (JavaScript's exact integers) until 2089, digits only: a valid Alipay out_trade_no.
     """
-    stamp = datetime.now(SHANGHAI).strftime("%Y%m%d%H%M%S")
-    return f"{stamp}{user_id % 1_000_000:06d}{secrets.token_hex(5)}"
+    async with services.pool.acquire() as conn:
+        number = await Q.next_order_number(conn)
+    return order_id_at(datetime.now(SHANGHAI), number)
+
+
+def order_id_at(moment, number: int) -> str:
+    return moment.strftime("%y%m%d%H%M") + f"{number % 10 ** ORDER_NUMBER_DIGITS:0{ORDER_NUMBER_DIGITS}d}"
 
 
 async def create_order(services, *, user_id, address_id, settlement_type, sku_id=None, buy_num=None,
@@ -98,7 +110,7 @@ async def _create_order(services, user_id, address_id, settlement_type, sku_id, 
             raise OutOfStock(line.sku_id)
     sums = totals(lines, services.config.freight)
     order = {
-        "order_id": new_order_id(user_id), "user_id": user_id, "address_id": address["id"],
+        "order_id": await new_order_id(services), "user_id": user_id, "address_id": address["id"],
         "receiver": address["receiver"], "receiver_mobile": address["receiver_mobile"],
         "address": address["address"], "tag": address["tag"], "total_count": sums.count,
         "total_amount": sums.payment, "freight": sums.freight, "idempotency_key": idempotency_key,
@@ -117,7 +129,7 @@ async def _create_order(services, user_id, address_id, settlement_type, sku_id, 
                 return await order_with_key(services, user_id, idempotency_key)
             if attempt == ORDER_ID_ATTEMPTS:
                 raise
-            order["order_id"] = new_order_id(user_id)  # an order id collision: draw another
+            order["order_id"] = await new_order_id(services)  # an order id collision: draw another
     # one round trip: the bought items leave the cart, and the buyer's order lists are stale
     async with services.redis.pipeline(transaction=False) as pipe:
         if settlement_type == CART:

@@ -1,4 +1,6 @@
 """Settling: what a buyer is about to order (cart selection or buy-now), at today's prices."""
+import json
+import secrets
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -38,6 +40,29 @@ class Totals:
         return self.goods + self.freight
 
 
+def buy_now_key(user_id) -> str:
+    return f"buy_now:{user_id}"
+
+
+async def remember_buy_now(services, user_id, sku_id, buy_num):
+    """The buyer's last buy-now confirmation, for the payment window: the original pages' create body
+    has only `address_id` and `settlement_type`. Each confirmation gets an idempotency key of its own,
+    so that creating from it twice (the original payment page creates on every load) is one order."""
+    remembered = {"sku_id": sku_id, "buy_num": buy_num, "idempotency_key": f"buy_now:{secrets.token_hex(8)}"}
+    await services.redis.set(buy_now_key(user_id), json.dumps(remembered), ex=services.config.order_timeout)
+
+
+async def remembered_buy_now(redis, user_id) -> dict:
+    """{sku_id, buy_num, idempotency_key} of the buyer's last buy-now confirmation; 50101 when none."""
+    raw = await redis.get(buy_now_key(user_id))
+    try:
+        remembered = json.loads(raw) if raw else None
+        return {"sku_id": int(remembered["sku_id"]), "buy_num": int(remembered["buy_num"]),
+                "idempotency_key": str(remembered["idempotency_key"])}
+    except (ValueError, KeyError, TypeError):
+        raise BusinessError(NOTHING_TO_SETTLE, "立即购买需要 sku_id 和 buy_num (或先确认立即购买的商品)") from None
+
+
 async def wanted_items(redis, user_id, settlement_type, sku_id=None, buy_num=None) -> dict:
     """{sku_id: count} the buyer is about to order: the cart's selected items (CART) or
     `sku_id` × `buy_num` (BUY_NOW). A bad selection or count is a 50101."""
@@ -47,6 +72,9 @@ async def wanted_items(redis, user_id, settlement_type, sku_id=None, buy_num=Non
         if not wanted:
             raise BusinessError(NOTHING_TO_SETTLE, "购物车中没有选中的商品")
     else:
+        if sku_id is None and buy_num is None:  # the original pages: what the buyer last confirmed
+            remembered = await remembered_buy_now(redis, user_id)
+            sku_id, buy_num = remembered["sku_id"], remembered["buy_num"]
         if sku_id is None or buy_num is None:
             raise BusinessError(NOTHING_TO_SETTLE, "立即购买需要 sku_id 和 buy_num")
         wanted = {sku_id: buy_num}
@@ -86,4 +114,6 @@ async def confirm(services, user_id, settlement_type, sku_id=None, buy_num=None)
     async with services.pool.acquire() as conn:
         addresses = await rows(Q.list_addresses(conn, user_id=user_id))
         lines = lines_of(wanted, await skus_by_id(conn, wanted))
+    if settlement_type == BUY_NOW and sku_id is not None:  # a new buy-now confirmation: create may follow
+        await remember_buy_now(services, user_id, sku_id, buy_num)
     return Confirmation(addresses, lines, totals(lines, services.config.freight))

@@ -81,7 +81,8 @@ def clean_database(url):
                            database=target.db, autocommit=True)
     try:
         with conn.cursor() as cur:
-            cur.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = %s", (target.db,))
+            cur.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = %s"
+                        " AND table_type = 'BASE TABLE'", (target.db,))  # sequences cannot be emptied
             tables = [row[0] for row in cur.fetchall() if row[0] != "schema_version"]
             cur.execute("SET FOREIGN_KEY_CHECKS = 0")
             for table in tables:
@@ -182,9 +183,9 @@ class Shop:
         return {"id": user_id, "username": username, "address_id": address_id,
                 "token": make_token(username, self.services.config.jwt_secret, user_id=user_id)}
 
-    async def sku(self, *, price="100.00", stock=10, launched=True, attrs=(("颜色", "红色"),), name=None, category=""):
+    async def sku(self, *, price="100.00", stock=10, launched=True, attrs=(("颜色", "红色"),), name=None):
         async with self.pool.acquire() as conn:
-            spu_id = await Q.create_spu(conn, name=name or self.unique("spu"), caption="", category=category)
+            spu_id = await Q.create_spu(conn, name=name or self.unique("spu"), caption="")
             sku_id = await Q.create_sku(conn, spu_id=spu_id, name=name or self.unique("商品"), caption="",
                                         price=Decimal(price), stock=stock, is_launched=int(launched),
                                         default_image_url="x.svg")

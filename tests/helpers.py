@@ -1,11 +1,17 @@
 """What several test modules share: the test servers' addresses, keys, and the order requests."""
 import os
 import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
 
 MYSQL_URL = os.environ.get("DADASHOP_TEST_MYSQL_URL", "mysql://root:@127.0.0.1:3306/")
 REDIS_URL = os.environ.get("DADASHOP_TEST_REDIS_URL", "redis://127.0.0.1:6379")
 ADMIN_KEY = "test-admin-key"
 PASSWORD = "secret123"
+ROOT = Path(__file__).resolve().parent.parent
 P = "/v1/orders/processing/"
 SHIPMENT = {"carrier": "顺丰速运", "tracking_no": "SF1234567890"}  # what the merchant ships with
 
@@ -31,3 +37,27 @@ async def create_order(api, user, *, settlement_type=0, key=None, **extra):
 async def buy_now(api, user, sku_id, count=1, **kw):
     """Create an order of `count` × `sku_id` (buy-now): (http status, body)."""
     return await create_order(api, user, settlement_type=1, sku_id=sku_id, buy_num=count, **kw)
+
+
+def start_server(db_url, redis_url, *args, extra_env=None, log=None):
+    """`python server.py *args` as a real process on a free port, once it answers HTTP: (process, port).
+
+    Its output goes to a pipe the caller reads at the end (fine for a few lines), or to `log`, an
+    open file, for a server that will log a lot: a full pipe would block it."""
+    port = free_port()
+    env = dict(os.environ, DADASHOP_MYSQL_URL=db_url, DADASHOP_REDIS_URL=redis_url, DADASHOP_PORT=str(port),
+               DADASHOP_JWT_SECRET="process-test-secret-of-enough-length", **(extra_env or {}))
+    proc = subprocess.Popen([sys.executable, "server.py", *args], cwd=ROOT, env=env,
+                            stdout=log or subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # ready when it answers HTTP (the port is bound earlier)
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/goods/skus", timeout=1) as answer:
+                if answer.status == 200:
+                    return proc, port
+        except OSError:
+            if proc.poll() is not None:
+                raise AssertionError(proc.stdout.read() if proc.stdout else "server exited")
+            time.sleep(0.1)
+    proc.kill()
+    raise AssertionError("server did not start")

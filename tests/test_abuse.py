@@ -469,3 +469,10 @@ def test_the_listen_address_is_a_setting(bind_db, redis_url):
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_malformed_notify_body_is_a_fail_not_a_500(api, services):
+    for content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        status, body = await api.post(S, body=b"\xff\xfe=%%%", headers={"Content-Type": content_type})
+        assert (status, body) == (200, "fail")

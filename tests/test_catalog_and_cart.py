@@ -61,20 +61,20 @@ async def test_cart_refuses_bad_counts_and_unsellable_skus(api, services, shop):
                     {"sku_id": sku, "count": 1.5}, {"sku_id": sku, "count": 100}, {"sku_id": "a", "count": 1},
                     {"count": 1}):
         status, body = await api.post(path, json_body=payload, token=tok)
-        assert status == 400 and body["code"] == 50109, payload
+        assert status == 400 and body["code"] == 30102, payload
     _, body = await api.post(path, json_body={"sku_id": sku, "count": 4}, token=tok)
-    assert body["code"] == 50103 and f"[{sku}]" in body["errmsg"]
+    assert body["code"] == 30103 and f"[{sku}]" in body["errmsg"]
     _, body = await api.post(path, json_body={"sku_id": off, "count": 1}, token=tok)
-    assert body["code"] == 50101
+    assert body["code"] == 30101
     _, body = await api.post(path, json_body={"sku_id": 999999, "count": 1}, token=tok)
-    assert body["code"] == 50101
+    assert body["code"] == 30101
     _, body = await api.post(path, json_body={"sku_id": sku, "count": 3}, token=tok)
     _, body = await api.put(path, json_body={"state": "add", "sku_id": sku}, token=tok)
-    assert body["code"] == 50103
+    assert body["code"] == 30103
     status, body = await api.put(path, json_body={"state": "explode", "sku_id": sku}, token=tok)
-    assert status == 400 and body["code"] == 50109
+    assert status == 400 and body["code"] == 30102
     _, body = await api.put(path, json_body={"state": "select", "sku_id": 999999}, token=tok)
-    assert body["code"] == 50101
+    assert body["code"] == 30101
     assert await services.redis.hkeys(f"cart_{user['id']}") == [str(sku)]
 
 

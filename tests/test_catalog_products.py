@@ -5,10 +5,21 @@ import pytest
 from db import Q
 
 
+async def shop_catalog_id(conn, name):
+    """The id of the catalog (类别) of this name, made when missing."""
+    async with conn.cursor() as cur:
+        await cur.execute("SELECT id FROM catalog WHERE name=%s", (name,))
+        row = await cur.fetchone()
+    return row[0] if row else await Q.create_catalog(conn, name=name)
+
+
 async def product(shop, name, category, skus):
     """An SPU with SKUs given as (attribute values, price, stock, launched), attributes 颜色/尺寸."""
     async with shop.pool.acquire() as conn:
-        spu_id = await Q.create_spu(conn, name=name, caption=f"{name}的介绍", category=category)
+        spu_id = await Q.create_spu(conn, name=name, caption=f"{name}的介绍")
+        if category:
+            found = await shop_catalog_id(conn, category)
+            await Q.set_catalog_of_spus_named(conn, catalog_id=found, spu_name=name)
         attrs = [await Q.create_spu_sale_attr(conn, spu_id=spu_id, name=n, sort=i)
                  for i, n in enumerate(("颜色", "尺寸"))]
         ids = []

@@ -1,13 +1,7 @@
 """The server as a real process: forked workers sharing the port, graceful shutdown, demo shop."""
 import asyncio
 import json
-import os
 import signal
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
 
 import pymysql
 import pytest
@@ -15,9 +9,7 @@ from tornado.httpclient import AsyncHTTPClient
 
 import config as config_module
 import db
-from tests.helpers import free_port
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers import ROOT, start_server
 
 
 @pytest.fixture
@@ -27,31 +19,11 @@ def server_db(database_url):
     db.drop_database(config_module.parse_mysql_url(url))
 
 
-def start_server(db_url, redis_url, *args):
-    port = free_port()
-    env = dict(os.environ, DADASHOP_MYSQL_URL=db_url, DADASHOP_REDIS_URL=redis_url, DADASHOP_PORT=str(port),
-               DADASHOP_JWT_SECRET="process-test-secret-of-enough-length",
-               # many registrations at once from one address are the point of some tests here
-               DADASHOP_RATE_LIMITS="0", DADASHOP_MAX_CONCURRENT_HASHES="16")
-    proc = subprocess.Popen([sys.executable, "server.py", *args], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:  # ready when it answers HTTP (the port is bound earlier)
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/goods/skus", timeout=1) as answer:
-                if answer.status == 200:
-                    return proc, port
-        except OSError:
-            if proc.poll() is not None:
-                raise AssertionError(proc.stdout.read())
-            time.sleep(0.1)
-    proc.kill()
-    raise AssertionError("server did not start")
-
-
 @pytest.mark.gen_test(timeout=120)
 async def test_sigterm_lets_requests_in_flight_finish_across_workers(server_db, redis_url):
-    proc, port = start_server(server_db, redis_url, "--processes", "2", "--no-jobs")
+    # 16 registrations at once from one address: no rate limit, and as many hashes at once
+    proc, port = start_server(server_db, redis_url, "--processes", "2", "--no-jobs",
+                              extra_env={"DADASHOP_RATE_LIMITS": "0", "DADASHOP_MAX_CONCURRENT_HASHES": "16"})
     client = AsyncHTTPClient(force_instance=True, max_clients=50)
     try:
         # registrations are slow on purpose (scrypt): these are still running when SIGTERM comes

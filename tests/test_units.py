@@ -11,7 +11,7 @@ from handlers import views
 from store import status
 from store.auth import check_pay_link_signature, pay_link_signature
 from store.clock import from_shanghai_text, shanghai_time_text
-from store.create_order import new_order_id
+from store.create_order import order_id_at
 from store.errors import BAD_PARAMS, UNKNOWN_SKU, BusinessError, OutOfStock
 from store.money import money
 from store.settle import Line, lines_of, totals
@@ -23,9 +23,14 @@ def test_money_is_two_places_rounded_half_up(value, text):
     assert money(value) == text
 
 
-def test_order_ids_are_unique_and_valid_out_trade_nos():
-    ids = {new_order_id(7) for _ in range(5000)}
-    assert len(ids) == 5000
+def test_order_ids_are_16_digits_below_2_to_the_53_and_valid_out_trade_nos():
+    """The seed's shape (yyMMddHHmm + 6 digits of the sequence number); the sequence itself is tested
+    against the database in test_original_pages.py."""
+    ids = [order_id_at(datetime(2026, 12, 1, 9, 5, 59), n) for n in (1, 999_999, 1_000_000, 1_000_001, 123_456_789)]
+    assert ids == ["2612010905000001", "2612010905999999", "2612010905000000", "2612010905000001",
+                   "2612010905456789"]
+    last = order_id_at(datetime(2089, 12, 31, 23, 59), 999_999)
+    assert all(re.fullmatch(r"\d{16}", i) and int(i) < 2 ** 53 for i in ids + [last])
     assert all(re.fullmatch(r"[A-Za-z0-9_]{1,64}", i) for i in ids)
 
 

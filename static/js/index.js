@@ -52,10 +52,11 @@
       .then(function (body) {
         button.disabled = false;
         if (body.code === 200) {
+          Shop.cartCount(body.data);
           Shop.toast("已加入购物车：" + names[skuId]);
-        } else if (body.code === 50103) {
+        } else if (body.code === 30103) {  // the cart module's codes: 30103 over stock, 30101 no such SKU
           Shop.stockMessage(body, names).then(function (text) { Shop.toast(text, "error"); });
-        } else if (body.code === 50101) {
+        } else if (body.code === 30101) {
           Shop.toast("「" + names[skuId] + "」已下架", "error");
         } else {
           Shop.toast(Shop.message(body), "error");
@@ -80,5 +81,6 @@
     }
   });
 
+  Shop.refreshOnBack();  // stock and the cart count may have changed meanwhile
   load();
 })(window.Shop);

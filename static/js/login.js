@@ -12,15 +12,31 @@
     Shop.notice("请先登录", "info");
   }
 
-  function showTab(name) {
-    $("#tab-login").classList.toggle("active", name === "login");
-    $("#tab-register").classList.toggle("active", name === "register");
-    $("#login-form").hidden = name !== "login";
-    $("#register-form").hidden = name !== "register";
+  /* Two tabs (WAI-ARIA tabs pattern): the chosen one is aria-selected and the only one in the Tab
+   * order; the arrow keys, Home and End move between them. */
+  var TABS = ["login", "register"];
+  function showTab(name, focus) {
+    TABS.forEach(function (tab) {
+      var button = $("#tab-" + tab);
+      var chosen = tab === name;
+      button.classList.toggle("active", chosen);
+      button.setAttribute("aria-selected", chosen ? "true" : "false");
+      button.tabIndex = chosen ? 0 : -1;
+      $("#" + tab + "-panel").hidden = !chosen;
+    });
+    if (focus) { $("#tab-" + name).focus(); }
     Shop.notice("");
   }
-  $("#tab-login").addEventListener("click", function () { showTab("login"); });
-  $("#tab-register").addEventListener("click", function () { showTab("register"); });
+  TABS.forEach(function (tab, i) {
+    var button = $("#tab-" + tab);
+    button.addEventListener("click", function () { showTab(tab); });
+    button.addEventListener("keydown", function (event) {
+      var to = {ArrowRight: i + 1, ArrowLeft: i - 1, Home: 0, End: TABS.length - 1}[event.key];
+      if (to === undefined) { return; }
+      event.preventDefault();
+      showTab(TABS[(to + TABS.length) % TABS.length], true);
+    });
+  });
 
   function done(body, fallbackName) {
     Shop.saveLogin(body.username || fallbackName, body.data.token);

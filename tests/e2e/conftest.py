@@ -2,8 +2,10 @@
 headless Debian Chromium through Selenium.
 
 - The sandbox (`python -m alipay_sandbox`) and the service (`python server.py --demo`) start once per
-  test module on free ports, with a database of their own (created by the server at start, dropped at
-  the end) and the run's Redis index (the `redis_url` fixture of tests/conftest.py).
+  test session on free ports, with a database of their own (created by the server at start, dropped at
+  the end) and the run's Redis index (the `redis_url` fixture of tests/conftest.py). Once per session,
+  not per module: carts live in Redis under the user's id, so a second database with ids counting
+  from 1 again would hand one module's carts to the next module's buyers.
 - Each test gets a fresh browser profile. Screenshots go to `screenshots/` at the repository root
   (git-ignored); a failing test leaves `FAILED-<test>.png` there too.
 - Chromium is Debian's (/usr/bin/chromium with /usr/bin/chromedriver); Selenium is never allowed to
@@ -40,7 +42,7 @@ PASSWORD = "e2e-pass-123"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
                   "--disable-dev-shm-usage", "--lang=zh-CN"]
-DESKTOP = (1280, 900)
+DESKTOP = (1366, 900)
 PHONE = (390, 844)
 WAIT = 15  # seconds a page may take to show what a test waits for
 
@@ -128,12 +130,12 @@ class Process:
         self.log.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def e2e_logs(tmp_path_factory):
     return tmp_path_factory.mktemp("e2e-logs")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def e2e_database():
     """A fresh database name; the server creates it and its schema at start. Dropped at the end."""
     name = f"dadashop_e2e_{os.getpid()}_{uuid.uuid4().hex[:6]}"
@@ -141,7 +143,7 @@ def e2e_database():
     db.drop_database(config_module.parse_mysql_url(mysql_url_of(name)))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def sandbox(chromium, e2e_logs):
     """The Alipay sandbox gateway as a subprocess: its base URL."""
     port = free_port()
@@ -155,7 +157,7 @@ def sandbox(chromium, e2e_logs):
         proc.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def service(sandbox, e2e_database, redis_url, e2e_logs):
     """`server.py --demo` as a subprocess, configured for the sandbox: its base URL."""
     port = free_port()
@@ -238,6 +240,21 @@ class Backend:
         assert body["code"] == 200, body
         return body["data"]
 
+    def cancel_order(self, user, order_id):
+        status, body = self.call("POST", "/v1/orders/processing/", {"status": 2, "order_id": order_id},
+                                 token=user["token"])
+        assert body["code"] == 200, body
+
+    def cart(self, user):
+        status, body = self.call("GET", f"/v1/carts/{user['username']}", token=user["token"])
+        assert body["code"] == 200, body
+        return {item["id"]: item for item in body["data"]}
+
+    def addresses(self, user):
+        status, body = self.call("GET", f"/v1/users/{user['username']}/address", token=user["token"])
+        assert body["code"] == 200, body
+        return body["data"]
+
     def ship(self, order_id):
         status, body = self.call("POST", f"/v1/admin/orders/{order_id}/ship", SHIPMENT,
                                  headers={"X-Admin-Key": ADMIN_KEY})
@@ -297,7 +314,7 @@ class Backend:
         self.sql("UPDATE sku SET stock=%s WHERE id=%s", stock, sku_id)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def backend(service, e2e_database, sandbox):
     return Backend(service, e2e_database, sandbox)
 
@@ -395,6 +412,18 @@ class Shopper:
             "clip": {"x": 0, "y": 0, "width": size["width"], "height": min(size["height"], 6000), "scale": 1}})
         self.driver.execute_script("document.getElementById('e2e-unstick').remove();")
         (SCREENSHOTS / f"{name}.png").write_bytes(base64.b64decode(picture["data"]))
+
+    def axe_problems(self, impacts=("serious", "critical")):
+        """axe-core (shipped inside the axe-core-python package: no network) on the page as it is now:
+        the violations of the given impacts, as readable lines (empty = none)."""
+        from axe_core_python.base import AXE_SCRIPT
+        self.driver.execute_script(AXE_SCRIPT)
+        results = self.driver.execute_async_script(
+            "var done = arguments[arguments.length - 1];"
+            "axe.run(document, {resultTypes: ['violations']}).then(done, function (e) { done({error: String(e)}); });")
+        assert "error" not in results, results
+        return [f"{v['id']} ({v['impact']}): {v['help']} — " + "; ".join(n["target"][0] for n in v["nodes"][:5])
+                for v in results["violations"] if v["impact"] in impacts]
 
     def horizontal_overflow(self):
         return self.driver.execute_script(

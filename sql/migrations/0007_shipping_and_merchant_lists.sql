@@ -1,5 +1,4 @@
--- Product categories for the storefront's filter, and what the merchant ships with.
-ALTER TABLE spu ADD COLUMN IF NOT EXISTS category VARCHAR(32) NOT NULL DEFAULT '';
+-- What the merchant ships with (the storefront's category filter uses the catalogs of 0006).
 ALTER TABLE order_info ADD COLUMN IF NOT EXISTS carrier VARCHAR(32) NULL,
                        ADD COLUMN IF NOT EXISTS tracking_no VARCHAR(64) NULL;
 -- The merchant's lists: all buyers' orders (of one status), newest first.
