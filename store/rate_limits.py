@@ -23,7 +23,7 @@ from store.errors import TooManyRequests
 log = logging.getLogger("dadashop.rate_limits")
 
 KEY_PREFIX = "dadashop:rl"
-REDIS_TIMEOUT = 0.5  # seconds: a slow Redis costs a request at most this much, then it goes through
+REDIS_TIMEOUT = 1.0  # seconds: a slow Redis costs a request at most this much, then it goes through
 
 # action -> the Config field holding its limits
 ACTIONS = {
@@ -48,7 +48,8 @@ class RateLimiter:
         self.limits = {action: parse_many(getattr(config, field)) for action, field in ACTIONS.items()}
         # the service's own pool: no second set of connections, closed with the service
         pool = getattr(redis_client, "connection_pool", None)
-        if pool is None and self.enabled:  # e.g. a RedisCluster client: the storage would need its own
+        if pool is None and self.enabled:  # a RedisCluster client: not supported yet (limits' cluster storage
+            # would need a client of its own), so the limits are off rather than failing requests
             log.warning("rate limits not enforced: no connection pool on %s", type(redis_client).__name__)
             self.enabled = False
         storage = RedisStorage("async+redis://", implementation="redispy", key_prefix=KEY_PREFIX,
