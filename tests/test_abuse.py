@@ -476,3 +476,30 @@ async def test_a_malformed_notify_body_is_a_fail_not_a_500(api, services):
     for content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
         status, body = await api.post(S, body=b"\xff\xfe=%%%", headers={"Content-Type": content_type})
         assert (status, body) == (200, "fail")
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_a_frozen_redis_in_the_limiter_lets_requests_through(services, tmp_path):
+    import shutil
+    import signal
+    port = free_port()
+    server = subprocess.Popen([shutil.which("redis-server"), "--port", str(port), "--save", "", "--appendonly", "no",
+                               "--dir", str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    client = redis.asyncio.Redis.from_url(f"redis://127.0.0.1:{port}/0")
+    try:
+        for _ in range(100):
+            try:
+                await client.ping()
+                break
+            except redis.RedisError:
+                await asyncio.sleep(0.1)
+        limiter = RateLimiter(client, dataclasses.replace(services.config, limit_login_per_ip="1/minute"))
+        assert await limiter.retry_after("login_ip", "192.0.2.1") is None
+        assert await limiter.retry_after("login_ip", "192.0.2.1") is not None  # counting works
+        server.send_signal(signal.SIGSTOP)  # Redis hangs: the limiter gives up and lets the request through
+        assert await limiter.retry_after("login_ip", "192.0.2.1") is None
+    finally:
+        server.send_signal(signal.SIGCONT)
+        server.terminate()
+        server.wait(10)
+        await client.aclose()
