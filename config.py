@@ -77,6 +77,21 @@ class Config:
     redis_timeout: float = 2.0            # seconds for a Redis connect or command
     retry_after: int = 2                  # the Retry-After of a 503
     drain_time: float = 20.0              # seconds a worker may take to finish its requests on SIGTERM
+    # ---- abuse resistance (issue 12): docs/limits.md
+    rate_limits: bool = True  # DADASHOP_RATE_LIMITS=0 turns every rate limit off (load tests from one address)
+    # rate limits in the `limits` notation: "N/second|minute|hour|day", several joined by ";"
+    limit_login_per_ip: str = "60/minute;600/hour"
+    limit_login_per_account: str = "10/minute;60/hour"
+    limit_register_per_ip: str = "20/minute;100/hour"
+    limit_orders_per_buyer: str = "60/minute"  # create, pay and cancel together
+    limit_bad_callbacks_per_ip: str = "30/minute"  # notifies/returns that do not verify
+    max_concurrent_hashes: int = 2  # password hashes at once per process; more are answered 429
+    max_body_bytes: int = 64 * 1024  # API JSON bodies
+    max_notify_bytes: int = 32 * 1024  # Alipay notify bodies
+    max_json_depth: int = 8
+    idle_connection_timeout: float = 75.0  # seconds a keep-alive connection may sit idle
+    body_timeout: float = 20.0  # seconds to receive a request body
+    trust_proxy: bool = False  # use X-Forwarded-For / X-Real-IP (only behind a proxy that sets them)
 
     @property
     def mysql(self) -> MySQLTarget:
@@ -228,6 +243,20 @@ def listen_address(text):
     return text
 
 
+def flag(text):
+    value = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False,
+             "off": False}.get(text.lower())
+    if value is None:
+        raise ValueError
+    return value
+
+
+def rate_limit(text):
+    from limits import parse_many
+    parse_many(text)  # ValueError when it is not the notation
+    return text
+
+
 @dataclass(frozen=True)
 class Variable:
     name: str        # the environment variable
@@ -282,6 +311,21 @@ VARIABLES = [
     _var("ALIPAY_PUBLIC_KEY", "alipay_public_key", readable_file, "the path of a readable PEM or base64 file"),
     _var("ALIPAY_GATEWAY", "alipay_gateway", web_url, "an http:// or https:// URL without query"),
     _var("ALIPAY_SELLER_ID", "alipay_seller_id", matching(r"2088[0-9]{12}"), "16 digits starting with 2088"),
+    # ---- abuse resistance (issue 12): docs/limits.md
+    _var("DADASHOP_RATE_LIMITS", "rate_limits", flag, "1 or 0 (0: every rate limit off)"),
+    *[_var(name, config_field, rate_limit, "a rate like 10/minute, or several like 10/minute;100/hour")
+      for name, config_field in (("DADASHOP_LIMIT_LOGIN_PER_IP", "limit_login_per_ip"),
+                                 ("DADASHOP_LIMIT_LOGIN_PER_ACCOUNT", "limit_login_per_account"),
+                                 ("DADASHOP_LIMIT_REGISTER_PER_IP", "limit_register_per_ip"),
+                                 ("DADASHOP_LIMIT_ORDERS_PER_BUYER", "limit_orders_per_buyer"),
+                                 ("DADASHOP_LIMIT_BAD_CALLBACKS_PER_IP", "limit_bad_callbacks_per_ip"))],
+    _var("DADASHOP_MAX_CONCURRENT_HASHES", "max_concurrent_hashes", integer(1, 64)),
+    _var("DADASHOP_MAX_BODY_BYTES", "max_body_bytes", integer(1024, 16 * 1024 * 1024)),
+    _var("DADASHOP_MAX_NOTIFY_BYTES", "max_notify_bytes", integer(1024, 16 * 1024 * 1024)),
+    _var("DADASHOP_MAX_JSON_DEPTH", "max_json_depth", integer(2, 100)),
+    _var("DADASHOP_IDLE_TIMEOUT", "idle_connection_timeout", number(1, 86400)),
+    _var("DADASHOP_BODY_TIMEOUT", "body_timeout", number(1, 3600)),
+    _var("DADASHOP_TRUST_PROXY", "trust_proxy", flag, "1 or 0 (1: behind a proxy that sets X-Forwarded-For)"),
 ]
 PREFIXES = ("DADASHOP_", "ALIPAY_")
 NOT_OURS = ("DADASHOP_TEST_",)  # the test suite's own variables
@@ -310,6 +354,48 @@ def load(environ=None, env_file=".env") -> Config:
         if name.startswith(PREFIXES) and not name.startswith(NOT_OURS) and name not in known:
             log.warning("%s is not a setting of this service (a typo?): ignored", name)
     return Config(**values)
+
+
+# ---- secure start-up (issue 12)
+
+def _published_key(path) -> bool:
+    """Whether the key file at `path` (any format) is one of the sandbox's published development keys:
+    compared by RSA modulus, so a copy, another encoding or the other half of the pair still counts."""
+    from alipay import signer
+    try:
+        modulus = signer.load_key_file(path).n
+    except (OSError, ValueError, TypeError):
+        return False  # unreadable: the Alipay client refuses it at start with its own message
+    return modulus in {signer.load_key_file(p).n for p in (MERCHANT_PRIVATE_KEY_PATH, ALIPAY_PUBLIC_KEY_PATH)}
+
+
+def production_problems(config: Config) -> list[str]:
+    """What makes this configuration unsafe anywhere but the local sandbox: one line each."""
+    problems = []
+    if config.jwt_secret == DEV_JWT_SECRET:
+        problems.append("DADASHOP_JWT_SECRET is the development secret (published in the repository): set a secret "
+                        "of your own")
+    if _published_key(config.alipay_app_private_key):
+        problems.append("ALIPAY_APP_PRIVATE_KEY is the sandbox's published development key: set your app's "
+                        "private key")
+    if _published_key(config.alipay_public_key):
+        problems.append("ALIPAY_PUBLIC_KEY is the sandbox's published development key (anyone could forge "
+                        "payments): set Alipay's public key")
+    if not config.admin_key:
+        problems.append("DADASHOP_ADMIN_KEY is missing: set the merchant's key")
+    return problems
+
+
+def is_local_sandbox(config: Config) -> bool:
+    """The local sandbox: its default gateway, or any gateway on this machine (tests, load runs)."""
+    host = urlparse(config.alipay_gateway).hostname or ""
+    return config.alipay_gateway == SANDBOX_GATEWAY or host in ("127.0.0.1", "localhost", "::1")
+
+
+def check_safe_for_production(config: Config) -> list[str]:
+    """Outside the local sandbox, the development secrets must not be used: the problems found
+    (empty when fine, and always empty with the sandbox)."""
+    return [] if is_local_sandbox(config) else production_problems(config)
 
 
 def warn_about_development_values(config: Config):

@@ -234,6 +234,23 @@ class _WatchRequest(tornado.httputil.HTTPMessageDelegate):
 IDLE_GRACE = 1.0  # seconds an idle keep-alive connection may still send a request once draining
 
 
+def make_http_server(app, config):
+    """The HTTP server with its bounds (issue 12): bodies never larger than the largest endpoint limit
+    (each handler sets its own lower one before reading), idle keep-alive connections and slow bodies
+    cut off, and forwarded client addresses believed only when a proxy is configured."""
+    return DrainingHTTPServer(
+        app, xheaders=config.trust_proxy, max_body_size=max(config.max_body_bytes, config.max_notify_bytes),
+        idle_connection_timeout=config.idle_connection_timeout, body_timeout=config.body_timeout)
+
+
+def refuse_unsafe_configuration(config):
+    """Outside the local sandbox, exit naming each development secret still in use (one line each)."""
+    problems = config_module.check_safe_for_production(config)
+    if problems:
+        raise SystemExit("\n".join(f"error: {problem}" for problem in problems)
+                         + f"\nrefusing to start with ALIPAY_GATEWAY={config.alipay_gateway}")
+
+
 async def serve(config, sockets, *, run_jobs=True):
     """One worker: open pools, serve on the inherited sockets until told to stop, then drain."""
     # signals first: a SIGTERM during start-up still means "stop once ready", not "die midway"
@@ -246,7 +263,7 @@ async def serve(config, sockets, *, run_jobs=True):
     tornado.httpclient.AsyncHTTPClient.configure(None, max_clients=100)
     services = await open_services(config)
     app = App(services)
-    server = DrainingHTTPServer(app, xheaders=True)
+    server = make_http_server(app, config)
     server.add_sockets(sockets)
     background = jobs.start(services) if run_jobs else None
     log.info("pid %d: serving", os.getpid())
@@ -367,11 +384,12 @@ def main(argv=None):
     if args.port:
         config = dataclasses.replace(config, port=args.port)
     config_module.warn_about_development_values(config)
+    refuse_unsafe_configuration(config)
     check_services(config)
     if args.demo:
         import demo
         asyncio.run(demo.load(config))
-    sockets = tornado.netutil.bind_sockets(config.port, address=os.environ.get("DADASHOP_BIND", ""))
+    sockets = tornado.netutil.bind_sockets(config.port, address=config.bind or None)
     processes = args.processes if args.processes > 0 else (os.cpu_count() or 1)
     log.info("serving on http://127.0.0.1:%d with %d process(es)", config.port, processes)
     if processes > 1 and not fork_workers(processes, sockets):

@@ -5,12 +5,14 @@ import json
 import logging
 import uuid
 
+import tornado.httputil
 import tornado.web
 
 from handlers.urls import PAYMENT_RESULT
 from handlers.views import dumps
 from store.auth import read_token
-from store.errors import LOGIN_REQUIRED, BusinessError, bad_params, login_required
+from store.errors import LOGIN_REQUIRED, TOO_LARGE, BusinessError, bad_params, login_required
+from store.rate_limits import limiter_of
 from store.unavailable import UNAVAILABLE, is_unavailable
 from store.users import user_id_of
 
@@ -31,14 +33,17 @@ def authenticated(method):
     return wrapper
 
 
+@tornado.web.stream_request_body  # the body arrives after prepare(): its size is checked before it is read
 class BaseHandler(tornado.web.RequestHandler):
     user = None
     _counted = False
+    max_body_setting = "max_body_bytes"  # the Config field with this endpoint's body limit
 
     # ---- requests in flight, so that a graceful shutdown can wait for them
     def prepare(self):
         self.application.in_flight += 1
         self._counted = True
+        self.limit_body_size()
 
     def on_finish(self):
         if self._counted:
@@ -108,6 +113,7 @@ class BaseHandler(tornado.web.RequestHandler):
 
     def write_error(self, status_code, **kwargs):
         exc = kwargs.get("exc_info", (None, None, None))[1]
+        self.set_retry_after(exc)
         if isinstance(exc, BusinessError):
             payload = {"code": exc.code, "errmsg": exc.errmsg}
             if exc.data is not None:
@@ -161,13 +167,63 @@ class BaseHandler(tornado.web.RequestHandler):
         if username != self.user["username"]:
             raise BusinessError(LOGIN_REQUIRED, "无权访问其他用户的数据", http_status=403)
 
+    # ---- bounded input (issue 12): body size before reading, JSON depth, rate limits, client address
+    def limit_body_size(self):
+        """Refuse a body over this endpoint's limit from its Content-Length, before reading it (413 /
+        50109); a chunked body is cut off by the connection at the same limit."""
+        limit = getattr(self.config, self.max_body_setting)
+        if self.request.connection is not None:
+            self.request.connection.set_max_body_size(limit)
+        try:
+            length = int(self.request.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = 0  # Tornado refuses a malformed Content-Length itself
+        if length > limit:
+            raise BusinessError(TOO_LARGE, f"请求体过大: 上限 {limit} 字节", http_status=413)
+
+    def data_received(self, chunk):
+        # kept in request.body as usual, so that handlers read it the ordinary way (bounded above)
+        self.request.body += chunk
+
+    def form_arguments(self) -> dict:
+        """The form-encoded body's arguments (name -> [bytes]), as request.body_arguments would be."""
+        arguments, files = {}, {}
+        try:
+            tornado.httputil.parse_body_arguments(self.request.headers.get("Content-Type", ""), self.request.body,
+                                                  arguments, files, self.request.headers)
+        except tornado.httputil.HTTPInputError:
+            return {}  # malformed (e.g. multipart without a boundary): no arguments, as Tornado's own parsing
+        return arguments
+
+    def set_retry_after(self, exc):
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after:
+            self.set_header("Retry-After", str(retry_after))
+
+    @property
+    def client_ip(self) -> str:
+        """The client's address: the peer's, or the proxy's X-Real-IP/X-Forwarded-For only when the
+        server trusts a proxy (DADASHOP_TRUST_PROXY=1: HTTPServer xheaders)."""
+        return self.request.remote_ip or "unknown"
+
+    async def rate_limit(self, action, *identifiers):
+        """429 / 50110 with Retry-After when `identifiers` did `action` too often (store/rate_limits.py)."""
+        await limiter_of(self.services).check(action, *identifiers)
+
     # ---- parsing
     def json_body(self) -> dict:
         if not hasattr(self, "_json_body"):
+            raw = self.request.body or b"{}"
             try:
-                body = json.loads(self.request.body or b"{}")
+                body = json.loads(raw)
+            except RecursionError:
+                raise bad_params("请求体JSON嵌套过深") from None
             except (ValueError, UnicodeDecodeError):
                 raise bad_params("请求体不是合法的JSON") from None
+            depth_limit = self.config.max_json_depth
+            # counting brackets is cheap and rules out deep nesting for almost every body
+            if raw.count(b"[") + raw.count(b"{") > depth_limit and json_depth(body) > depth_limit:
+                raise bad_params(f"请求体JSON嵌套过深: 最多 {depth_limit} 层")
             if not isinstance(body, dict):
                 raise bad_params("请求体必须是JSON对象")
             self._json_body = body
@@ -184,6 +240,18 @@ class BaseHandler(tornado.web.RequestHandler):
 
     def query_str(self, name, **kw):
         return str_param(self.get_query_argument(name, None), name, **kw)
+
+
+def json_depth(value) -> int:
+    """How deeply arrays and objects nest in a parsed JSON value (a scalar is 0), without recursion."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
 
 
 def int_param(value, name, *, required=True, default=None, minimum=None, maximum=None):

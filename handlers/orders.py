@@ -27,6 +27,7 @@ class OrderProcessingHandler(BaseHandler):
     @authenticated
     async def post(self):
         actions = {0: self.create, 1: self.pay, 2: self.cancel}
+        await self.rate_limit("orders_buyer", self.user["id"])
         await self.dispatch(actions, self.json_body().get("status"))
 
     async def dispatch(self, actions, status):

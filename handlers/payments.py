@@ -17,6 +17,8 @@ SETTLED = {payments.PAID, payments.ALREADY_PAID, payments.LATE_PAYMENT, payments
 
 
 class PaymentResultHandler(BaseHandler):
+    max_body_setting = "max_notify_bytes"
+
     def raw_params(self, arguments):
         """The raw values as sent (never get_argument: it strips and rewrites characters)."""
         try:
@@ -24,16 +26,27 @@ class PaymentResultHandler(BaseHandler):
         except UnicodeDecodeError:
             return None
 
+    def refusal(self, params):
+        """Why a verified statement is not acted on (not ours, fields too long for us), or None."""
+        return payments.check_statement(self.config, params) or payments.check_field_sizes(params)
+
+    async def record_refused(self, source, params, verified, outcome):
+        """Keep a refused callback for the operator. One that does not verify costs a bounded summary
+        and counts against the sender's address: past the limit, 429 and nothing is written."""
+        if not verified:
+            await self.rate_limit("bad_callback_ip", self.client_ip)
+        await payments.record_unapplied(self.services, source=source, params=params, verified=verified,
+                                        outcome=outcome, client_ip=self.client_ip)
+
     async def get(self):
         """The buyer's browser back from the cashier. Verified, then confirmed by notify or query."""
         params = self.raw_params(self.request.query_arguments)
         if not params:
             raise BusinessError(ILLEGAL_CALLBACK, "非法访问", http_status=400)
         verified = self.services.alipay.verify_callback(params)
-        refused = payments.check_statement(self.config, params) if verified else payments.BAD_SIGNATURE
+        refused = self.refusal(params) if verified else payments.BAD_SIGNATURE
         if refused:
-            await payments.record_unapplied(self.services, source="return", params=params, verified=verified,
-                                            outcome=refused)
+            await self.record_refused("return", params, verified, refused)
             raise BusinessError(ILLEGAL_CALLBACK, "非法访问", http_status=400)
         order_id = params.get("out_trade_no", "")
         order = await get_order(self.services, order_id)
@@ -56,17 +69,15 @@ class PaymentResultHandler(BaseHandler):
     async def post(self):
         """Alipay's asynchronous notify. Answer `success` only once the outcome is committed."""
         self.set_header("Content-Type", "text/plain; charset=utf-8")
-        params = self.raw_params(self.request.body_arguments)
+        params = self.raw_params(self.form_arguments())
         if not params:
             return self.finish("fail")
         if not self.services.alipay.verify_callback(params):
-            await payments.record_unapplied(self.services, source="notify", params=params, verified=False,
-                                            outcome=payments.BAD_SIGNATURE)
+            await self.record_refused("notify", params, False, payments.BAD_SIGNATURE)
             return self.finish("fail")
-        refused = payments.check_statement(self.config, params)
+        refused = self.refusal(params)
         if refused:
-            await payments.record_unapplied(self.services, source="notify", params=params, verified=True,
-                                            outcome=refused)
+            await self.record_refused("notify", params, True, refused)
             return self.finish("fail")
         if params.get("trade_status") not in payments.PAID_STATUSES:
             # WAIT_BUYER_PAY / TRADE_CLOSED: nothing to apply; keep it for the record

@@ -16,6 +16,8 @@ class UsersHandler(BaseHandler):
         password = self.body_str("password", min_length=6, max_length=64)
         email = self.body_str("email", required=False, default="", max_length=128, pattern=EMAIL)
         phone = self.body_str("phone", required=False, default="", pattern=PHONE)
+        users.refuse_if_busy(self.services)
+        await self.rate_limit("register_ip", self.client_ip)
         token = await users.register(self.services, username, password, email, phone)
         self.ok({"token": token}, username=username)
 
@@ -24,6 +26,9 @@ class TokensHandler(BaseHandler):
     async def post(self):
         username = self.body_str("username", max_length=32)
         password = self.body_str("password", max_length=64)
+        users.refuse_if_busy(self.services)
+        await self.rate_limit("login_ip", self.client_ip)
+        await self.rate_limit("login_account", username.lower())
         token = await users.log_in(self.services, username, password)
         # the original login page sends the cart it kept offline, and shows the count it gets back
         count = await users.merge_offline_cart(self.services, username, offline_cart(self.json_body().get("cart")))

@@ -78,7 +78,8 @@ def main(argv=None):
     OUT.mkdir(exist_ok=True)
     env = dict(os.environ, DADASHOP_MYSQL_URL=args.mysql, DADASHOP_REDIS_URL=args.redis, DADASHOP_JWT_SECRET=secret,
                ALIPAY_GATEWAY=f"http://127.0.0.1:{args.sandbox_port}/gateway.do", DADASHOP_PORT=str(args.port),
-               DADASHOP_PUBLIC_URL=f"http://127.0.0.1:{args.port}", DADASHOP_ADMIN_KEY="loadtest-admin")
+               DADASHOP_PUBLIC_URL=f"http://127.0.0.1:{args.port}", DADASHOP_ADMIN_KEY="loadtest-admin",
+               DADASHOP_RATE_LIMITS="0")  # every request comes from one address: per-IP limits would refuse them
     if args.pool_size:
         env["DADASHOP_MYSQL_POOL_SIZE"] = str(args.pool_size)
     logs = open(OUT / "service.log", "w")

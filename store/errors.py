@@ -66,3 +66,16 @@ class NotOnSale(BusinessError):
         errmsg = f"商品[{sku_id}]将于{opens}开售" if opens else f"商品[{sku_id}]的抢购已于{closed}结束"
         super().__init__(NOT_ON_SALE, errmsg)
         self.sku_id = sku_id
+
+
+# ---- abuse resistance (issue 12)
+RATE_LIMITED = 50110  # HTTP 429 with Retry-After
+TOO_LARGE = BAD_PARAMS  # HTTP 413: the contract answers a body over the limit with 50109
+
+
+class TooManyRequests(BusinessError):
+    """Over a rate limit or a concurrency bound: HTTP 429, code 50110, `Retry-After: retry_after`."""
+
+    def __init__(self, errmsg, retry_after):
+        super().__init__(RATE_LIMITED, errmsg, http_status=429)
+        self.retry_after = max(1, int(retry_after))

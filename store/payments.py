@@ -58,18 +58,62 @@ def check_statement(config, params) -> str | None:
     return None
 
 
-async def record_event(conn, *, source, params, verified, outcome, notify_id=None):
-    await Q.record_event(conn, source=source, notify_id=notify_id, order_id=(params.get("out_trade_no") or "")[:64]
-                         or None, trade_no=(params.get("trade_no") or "")[:64] or None,
-                         trade_status=(params.get("trade_status") or "")[:32] or None,
-                         total_amount=(params.get("total_amount") or "")[:32] or None, verified=int(verified),
-                         outcome=outcome, params=json.dumps(params, ensure_ascii=False), now=utcnow())
+# What payment_event holds, bounded: the columns' sizes, and the whole statement (TEXT) only for
+# verified ones, whose size Alipay's signature vouches for; an unverified one is a short summary.
+MALFORMED = "malformed"  # a verified statement with a field longer than we store
+COLUMN_SIZES = {"out_trade_no": 64, "trade_no": 64, "trade_status": 32, "total_amount": 32, "notify_id": 128}
+MAX_PARAMS_BYTES = 60_000  # below TEXT's 65,535 bytes
+EXCERPT_CHARS = 256
+SUMMARY_FIELDS = 40
 
 
-async def record_unapplied(services, *, source, params, verified, outcome):
-    """A statement we do not act on (bad signature, not ours, ...), kept for the operator."""
+def check_field_sizes(params) -> str | None:
+    """MALFORMED when a field we keep in a column or act on is longer than its column, else None."""
+    if any(len(params.get(name) or "") > size for name, size in COLUMN_SIZES.items()):
+        return MALFORMED
+    return None
+
+
+def bounded_params_json(params) -> str:
+    """The statement as JSON, whole when it fits in the column, else with every value cut short."""
+    text = json.dumps(params, ensure_ascii=False)
+    if len(text.encode()) <= MAX_PARAMS_BYTES:
+        return text
+    per_value = max(16, MAX_PARAMS_BYTES // (8 * max(1, len(params))))
+    cut = {str(k)[:64]: str(v)[:per_value] for k, v in list(params.items())[:500]}
+    text = json.dumps({"truncated": True, "params": cut}, ensure_ascii=False)
+    return text if len(text.encode()) <= MAX_PARAMS_BYTES else json.dumps({"truncated": True})
+
+
+def unverified_summary(params, outcome, client_ip) -> str:
+    """What is kept of a statement that did not verify: the reason, the order it names, a short
+    excerpt and the sender's address — a few hundred bytes, whatever was sent."""
+    excerpt = "&".join(f"{k}={v}" for k, v in list(params.items())[:SUMMARY_FIELDS])
+    return json.dumps({"summary": True, "reason": outcome, "out_trade_no": (params.get("out_trade_no") or "")[:64],
+                       "client_ip": (client_ip or "")[:64], "fields": len(params),
+                       "size": sum(len(k) + len(v or "") for k, v in params.items()),
+                       "excerpt": excerpt[:EXCERPT_CHARS]}, ensure_ascii=False)
+
+
+def _column(params, name):
+    return (params.get(name) or "")[:COLUMN_SIZES[name]] or None
+
+
+async def record_event(conn, *, source, params, verified, outcome, notify_id=None, client_ip=None):
+    stored = bounded_params_json(params) if verified else unverified_summary(params, outcome, client_ip)
+    notify_id = notify_id[:COLUMN_SIZES["notify_id"]] if notify_id else None
+    await Q.record_event(conn, source=source, notify_id=notify_id, order_id=_column(params, "out_trade_no"),
+                         trade_no=_column(params, "trade_no"), trade_status=_column(params, "trade_status"),
+                         total_amount=_column(params, "total_amount"), verified=int(verified),
+                         outcome=outcome, params=stored, now=utcnow())
+
+
+async def record_unapplied(services, *, source, params, verified, outcome, client_ip=None):
+    """A statement we do not act on (bad signature, not ours, ...), kept for the operator; one that
+    did not verify as a bounded summary only."""
     async with services.pool.acquire() as conn:
-        await record_event(conn, source=source, params=params, verified=verified, outcome=outcome)
+        await record_event(conn, source=source, params=params, verified=verified, outcome=outcome,
+                           client_ip=client_ip)
 
 
 async def apply_payment(services, *, source, params, notify_id=None) -> str:

@@ -4,7 +4,7 @@ import os
 import pymysql
 
 from db import Q
-from store.auth import check_password_async, hash_password, hash_password_async, make_token
+from store.auth import HASH_SLOTS, check_password_async, hash_password, hash_password_async, make_token
 from store.cart import MAX_COUNT_PER_ITEM, cart_key
 from store.catalog import load_skus
 from store.errors import BAD_LOGIN, USERNAME_TAKEN, BusinessError
@@ -14,9 +14,15 @@ DUMMY_HASH = hash_password(os.urandom(12).hex())
 MAX_CACHED_USER_IDS = 200_000
 
 
+def refuse_if_busy(services):
+    """429 at once when this process already runs as many password hashes as it may: checked first,
+    so a refused login costs neither a rate-limit count nor a database lookup."""
+    HASH_SLOTS.refuse_if_full(services.config.max_concurrent_hashes)
+
+
 async def register(services, username, password, email, phone) -> str:
     """A new buyer; returns a login token. A taken name is 10101."""
-    password_hash = await hash_password_async(password)
+    password_hash = await hash_password_async(password, services.config.max_concurrent_hashes)
     try:
         async with services.pool.acquire() as conn:
             user_id = await Q.create_user(conn, username=username, password_hash=password_hash, email=email,
@@ -28,10 +34,11 @@ async def register(services, username, password, email, phone) -> str:
 
 async def log_in(services, username, password) -> str:
     """A login token; 10102 for a wrong name or password (the same answer, in about the same time)."""
+    refuse_if_busy(services)  # before the lookup: a flood costs nothing
     async with services.pool.acquire() as conn:
         user = await Q.get_user_by_name(conn, username=username)
     stored = user["password_hash"] if user else DUMMY_HASH
-    if not await check_password_async(password, stored) or user is None:
+    if not await check_password_async(password, stored, services.config.max_concurrent_hashes) or user is None:
         raise BusinessError(BAD_LOGIN, "用户名或密码错误")
     return make_token(username, services.config.jwt_secret, user_id=user["id"])
 

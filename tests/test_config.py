@@ -60,6 +60,19 @@ CASES = {
     "ALIPAY_GATEWAY": ([("https://openapi.alipay.com/gateway.do", "https://openapi.alipay.com/gateway.do")],
                        ["openapi.alipay.com/gateway.do", "https://x/gateway.do?charset=utf-8"]),
     "ALIPAY_SELLER_ID": ([("2088000000000000", "2088000000000000")], ["2088", "1088000000000000", "2088x00000000000"]),
+    # abuse resistance (docs/limits.md)
+    "DADASHOP_RATE_LIMITS": ([("0", False), ("1", True), ("off", False), ("true", True)], ["2", "maybe"]),
+    **{name: ([("5/minute", "5/minute"), ("7/minute;70/hour", "7/minute;70/hour"), ("2/2 second", "2/2 second")],
+              ["lots", "5 per fortnight", "5"])
+       for name in ("DADASHOP_LIMIT_LOGIN_PER_IP", "DADASHOP_LIMIT_LOGIN_PER_ACCOUNT", "DADASHOP_LIMIT_REGISTER_PER_IP",
+                    "DADASHOP_LIMIT_ORDERS_PER_BUYER", "DADASHOP_LIMIT_BAD_CALLBACKS_PER_IP")},
+    "DADASHOP_MAX_CONCURRENT_HASHES": ([("1", 1), ("64", 64)], ["0", "65", "two"]),
+    "DADASHOP_MAX_BODY_BYTES": ([("1024", 1024), ("65536", 65536)], ["1023", "64k"]),
+    "DADASHOP_MAX_NOTIFY_BYTES": ([("32768", 32768)], ["100", "x"]),
+    "DADASHOP_MAX_JSON_DEPTH": ([("2", 2), ("8", 8)], ["1", "101"]),
+    "DADASHOP_IDLE_TIMEOUT": ([("75", 75.0), ("1.5", 1.5)], ["0", "0.5", "forever"]),
+    "DADASHOP_BODY_TIMEOUT": ([("20", 20.0)], ["0", "3601"]),
+    "DADASHOP_TRUST_PROXY": ([("1", True), ("0", False)], ["nginx"]),
 }
 FIELD = {variable.name: variable.field for variable in VARIABLES}
 

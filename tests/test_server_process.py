@@ -23,7 +23,9 @@ def server_db(database_url):
 
 @pytest.mark.gen_test(timeout=120)
 async def test_sigterm_lets_requests_in_flight_finish_across_workers(server_db, redis_url):
-    proc, port = start_server(server_db, redis_url, "--processes", "2", "--no-jobs")
+    # 16 registrations at once from one address: no rate limit, and as many hashes at once
+    proc, port = start_server(server_db, redis_url, "--processes", "2", "--no-jobs",
+                              extra_env={"DADASHOP_RATE_LIMITS": "0", "DADASHOP_MAX_CONCURRENT_HASHES": "16"})
     target = config_module.parse_mysql_url(server_db)
     holder = pymysql.connect(host=target.host, port=target.port, user=target.user, password=target.password,
                              database=target.db, autocommit=True)
