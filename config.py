@@ -77,6 +77,7 @@ class Config:
     redis_timeout: float = 2.0            # seconds for a Redis connect or command
     retry_after: int = 2                  # the Retry-After of a 503
     drain_time: float = 20.0              # seconds a worker may take to finish its requests on SIGTERM
+    log_format: str = "json"              # one JSON object per line; "text" for development
     # ---- abuse resistance (issue 12): docs/limits.md
     rate_limits: bool = True  # DADASHOP_RATE_LIMITS=0 turns every rate limit off (load tests from one address)
     # rate limits in the `limits` notation: "N/second|minute|hour|day", several joined by ";"
@@ -306,6 +307,7 @@ VARIABLES = [
     _var("DADASHOP_REDIS_TIMEOUT", "redis_timeout", number(0.05, 600)),
     _var("DADASHOP_RETRY_AFTER", "retry_after", integer(1, 3600)),
     _var("DADASHOP_DRAIN_TIME", "drain_time", number(1, 3600)),
+    _var("DADASHOP_LOG_FORMAT", "log_format", matching(r"json|text"), "json or text"),
     _var("ALIPAY_APP_ID", "alipay_app_id", matching(r"[0-9]{1,32}"), "Alipay's app id: 1 to 32 digits"),
     _var("ALIPAY_APP_PRIVATE_KEY", "alipay_app_private_key", readable_file, "the path of a readable PEM file"),
     _var("ALIPAY_PUBLIC_KEY", "alipay_public_key", readable_file, "the path of a readable PEM or base64 file"),

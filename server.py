@@ -28,6 +28,7 @@ import tornado.web
 import config as config_module
 import db
 import jobs
+import logs
 import redis_client as redis_client_module
 from alipay.client import AlipayClient
 from handlers.addresses import AddressHandler, AddressListHandler
@@ -84,6 +85,7 @@ class App(tornado.web.Application):
             (r"/docs/static/(.*)", tornado.web.StaticFileHandler, {"path": SWAGGER_UI_DIR}),
             (r"/", tornado.web.RedirectHandler, {"url": "/static/index.html"}),
         ]
+        settings.setdefault("log_function", logs.log_request)
         super().__init__(routes, static_path=STATIC_DIR, default_handler_class=NotFoundHandler, **settings)
 
 
@@ -375,12 +377,13 @@ def parse_args(argv=None):
 
 
 def main(argv=None):
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s")
+    logs.configure("text")  # until the configuration says which
     args = parse_args(argv)
     try:
         config = config_module.load()
     except config_module.ConfigError as exc:
         raise SystemExit(f"error: {exc}")
+    logs.configure(config.log_format)
     if args.port:
         config = dataclasses.replace(config, port=args.port)
     config_module.warn_about_development_values(config)

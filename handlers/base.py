@@ -3,13 +3,13 @@ parameter parsing, the token check, and the one place where unexpected errors be
 import functools
 import json
 import logging
-import uuid
 
 import tornado.httputil
 import tornado.web
 
 from handlers.urls import PAYMENT_RESULT
 from handlers.views import dumps
+from logs import current_request_id, request_id_for
 from store.auth import read_token
 from store.errors import LOGIN_REQUIRED, TOO_LARGE, BusinessError, bad_params, login_required
 from store.rate_limits import limiter_of
@@ -61,6 +61,11 @@ class BaseHandler(tornado.web.RequestHandler):
 
     # ---- the envelope
     def set_default_headers(self):
+        # (also run again by send_error's clear(): the id stays the request's own)
+        if getattr(self, "request_id", None) is None:
+            self.request_id = request_id_for(self.request.headers.get("X-Request-Id"))
+            current_request_id.set(self.request_id)  # every log line of this request carries it
+        self.set_header("X-Request-Id", self.request_id)
         self.set_header("Content-Type", "application/json; charset=UTF-8")
         self.set_header("Cache-Control", "no-store")
         self.set_cors_headers()
@@ -126,7 +131,7 @@ class BaseHandler(tornado.web.RequestHandler):
         elif status_code >= 500:
             # the traceback went to the log under this id (log_exception); the body only points at it
             self.reply({"code": 500, "errmsg": "服务器内部错误, 请稍后重试",
-                        "request_id": getattr(self, "request_id", None)}, status_code)
+                        "request_id": self.request_id}, status_code)
         else:
             reason = self._reason
             if status_code == 405:  # RFC 9110: say which methods the resource has
@@ -143,7 +148,6 @@ class BaseHandler(tornado.web.RequestHandler):
         if is_unavailable(value):  # one line, no traceback: the dependency is the problem, not the code
             log.warning("503 for %s %s: %s: %s", self.request.method, self.request.uri, typ.__name__, value)
             return
-        self.request_id = uuid.uuid4().hex[:16]
         log.error("request %s failed: %s %s", self.request_id, self.request.method, self.request.uri,
                   exc_info=(typ, value, tb))
 

@@ -1,4 +1,6 @@
 """Migrations, configuration and the error envelope."""
+import json
+
 import pymysql
 import pytest
 
@@ -79,8 +81,11 @@ class Boom(BaseHandler):
 @pytest.mark.gen_test
 async def test_unexpected_errors_are_500_with_a_request_id_and_no_traceback(app, api, caplog):
     app.wildcard_router.add_rules([(r"/boom", Boom)])
-    status, body = await api.get("/boom")
-    assert status == 500 and body["code"] == 500 and len(body["request_id"]) == 16
+    response = await api.client.fetch(api.base_url + "/boom", raise_error=False)
+    status, body = response.code, json.loads(response.body)
+    # the same id in the body, the response header and the log line with the traceback
+    assert status == 500 and body["code"] == 500 and len(body["request_id"]) == 32
+    assert response.headers["X-Request-Id"] == body["request_id"]
     assert "secret detail" not in str(body) and "Traceback" not in str(body)
     assert any(body["request_id"] in r.getMessage() for r in caplog.records)
 

@@ -1,0 +1,54 @@
+"""Logging: one JSON object per line (or readable text for development), every line of a request
+carrying its request id — taken from `X-Request-Id` when a proxy sends one, else made here, and
+returned in the response header."""
+import contextvars
+import logging
+import re
+import uuid
+
+from pythonjsonlogger.json import JsonFormatter
+
+# the id of the request whose code is running (each request runs in a task of its own, which
+# copies this context when it starts)
+current_request_id = contextvars.ContextVar("request_id", default=None)
+SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+TEXT_FORMAT = "%(asctime)s %(process)d %(levelname)s %(name)s [%(request_id)s]: %(message)s"
+access_log = logging.getLogger("dadashop.access")
+
+
+def request_id_for(given: str | None) -> str:
+    """The proxy's id when it looks like one (it goes into logs and headers), else a new one."""
+    return given if given and SAFE_REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+
+
+class RequestIdFilter(logging.Filter):
+    def filter(self, record):
+        if not hasattr(record, "request_id"):
+            record.request_id = current_request_id.get() or "-"
+        return True
+
+
+def configure(log_format="json", level=logging.INFO):
+    """Send every logger's records to stderr in `log_format` ("json" or "text")."""
+    handler = logging.StreamHandler()
+    handler.addFilter(RequestIdFilter())
+    if log_format == "json":
+        handler.setFormatter(JsonFormatter("%(asctime)s %(levelname)s %(name)s %(process)d %(message)s",
+                                           rename_fields={"levelname": "level", "name": "logger", "asctime": "time"},
+                                           json_ensure_ascii=False))
+    else:
+        handler.setFormatter(logging.Formatter(TEXT_FORMAT))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+
+
+def log_request(handler):
+    """Tornado's access-log hook: one line per answered request, with its fields."""
+    status = handler.get_status()
+    request = handler.request
+    level = logging.INFO if status < 400 else logging.WARNING if status < 500 else logging.ERROR
+    ms = 1000.0 * request.request_time()
+    access_log.log(level, "%d %s %s %.1fms", status, request.method, request.path, ms,
+                   extra={"status": status, "method": request.method, "path": request.path,
+                          "duration_ms": round(ms, 2), "client": request.remote_ip})

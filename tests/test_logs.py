@@ -1,0 +1,68 @@
+"""Logs: one JSON object per line, every line of a request carrying its request id (the proxy's
+X-Request-Id, or a new one), which the answer returns; readable text for development."""
+import json
+import signal
+import urllib.request
+
+import pytest
+
+import config as config_module
+import db
+from tests.helpers import start_server
+
+
+@pytest.fixture
+def log_db(database_url):
+    url = database_url + "_logs"
+    yield url
+    db.drop_database(config_module.parse_mysql_url(url))
+
+
+def get(port, path, headers=None):
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return answer.status, answer.headers
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers
+
+
+def run_server(log_db, redis_url, tmp_path, log_format):
+    log_path = tmp_path / "server.log"
+    log = open(log_path, "w")
+    proc, port = start_server(log_db, redis_url, "--no-jobs", extra_env={"DADASHOP_LOG_FORMAT": log_format}, log=log)
+    return proc, port, log, log_path
+
+
+def stop(proc, log):
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(30)
+    log.close()
+
+
+def test_json_lines_with_the_proxys_request_id_or_a_new_one(log_db, redis_url, tmp_path):
+    proc, port, log, log_path = run_server(log_db, redis_url, tmp_path, "json")
+    try:
+        status, headers = get(port, "/v1/goods/skus", {"X-Request-Id": "edge-42.a"})
+        assert status == 200 and headers["X-Request-Id"] == "edge-42.a"
+        status, headers = get(port, "/v1/nowhere", {"X-Request-Id": "bad id with spaces"})
+        made = headers["X-Request-Id"]
+        assert status == 404 and made != "bad id with spaces" and len(made) == 32
+    finally:
+        stop(proc, log)
+    lines = [line for line in log_path.read_text().splitlines() if line.strip()]
+    records = [json.loads(line) for line in lines]  # every line is one JSON object
+    assert all({"time", "level", "logger", "message"} <= set(r) for r in records)
+    access = {r["request_id"]: r for r in records if r["logger"] == "dadashop.access"}
+    assert access["edge-42.a"]["status"] == 200 and access["edge-42.a"]["path"] == "/v1/goods/skus"
+    assert access[made]["status"] == 404 and access[made]["level"] == "WARNING"
+
+
+def test_text_logs_for_development(log_db, redis_url, tmp_path):
+    proc, port, log, log_path = run_server(log_db, redis_url, tmp_path, "text")
+    try:
+        get(port, "/v1/goods/skus", {"X-Request-Id": "dev-1"})
+    finally:
+        stop(proc, log)
+    text = log_path.read_text()
+    assert "[dev-1]: 200 GET /v1/goods/skus" in text and not text.lstrip().startswith("{")
