@@ -7,6 +7,7 @@ import asyncio
 import logging
 import random
 
+import metrics
 from store import payments
 
 log = logging.getLogger("dadashop.jobs")
@@ -22,6 +23,11 @@ async def run_once(services):
                 log.info("%s: %s", job.__name__, result)
         except Exception:  # noqa: BLE001 - a failing sweep is logged and tried again next time
             log.exception("background job %s failed", job.__name__)
+    if metrics.enabled():
+        try:
+            metrics.refunds_pending(await payments.pending_refunds(services))
+        except Exception:  # noqa: BLE001 - a gauge is not worth a failing sweep
+            log.warning("could not count pending refunds", exc_info=True)
 
 
 class Jobs:

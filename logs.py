@@ -8,6 +8,8 @@ import uuid
 
 from pythonjsonlogger.json import JsonFormatter
 
+import metrics
+
 # the id of the request whose code is running (each request runs in a task of its own, which
 # copies this context when it starts)
 current_request_id = contextvars.ContextVar("request_id", default=None)
@@ -49,6 +51,9 @@ def log_request(handler):
     request = handler.request
     level = logging.INFO if status < 400 else logging.WARNING if status < 500 else logging.ERROR
     ms = 1000.0 * request.request_time()
+    metrics.request_answered(type(handler).__name__, request.method, status, ms / 1000.0)
+    services = getattr(handler.application, "services", None)
+    metrics.pool_use(getattr(services, "pool", None))
     access_log.log(level, "%d %s %s %.1fms", status, request.method, request.path, ms,
                    extra={"status": status, "method": request.method, "path": request.path,
                           "duration_ms": round(ms, 2), "client": request.remote_ip})

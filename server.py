@@ -10,6 +10,7 @@ import asyncio
 import dataclasses
 import logging
 import os
+import shutil
 import signal
 import socket
 import sys
@@ -29,6 +30,7 @@ import config as config_module
 import db
 import jobs
 import logs
+import metrics
 import redis_client as redis_client_module
 from alipay.client import AlipayClient
 from handlers.addresses import AddressHandler, AddressListHandler
@@ -37,7 +39,7 @@ from handlers.base import NotFoundHandler
 from handlers.carts import CartHandler
 from handlers.goods import (GoodsDetailHandler, GoodsIndexHandler, GoodsSkuHandler, SkuHandler, SkuListHandler,
                             SpuHandler, SpuListHandler)
-from handlers.health import HealthHandler, ReadyHandler
+from handlers.health import HealthHandler, MetricsHandler, ReadyHandler
 from handlers.orders import OrderProcessingHandler, PayLinkHandler
 from handlers.openapi import SWAGGER_UI_DIR, DocsHandler, OpenApiHandler
 from handlers.payments import PaymentResultHandler
@@ -62,6 +64,7 @@ class App(tornado.web.Application):
         routes = [
             (r"/healthz", HealthHandler),
             (r"/readyz", ReadyHandler),
+            (r"/metrics", MetricsHandler),
             (r"/v1/users/?", UsersHandler),
             (r"/v1/tokens/?", TokensHandler),
             (rf"/v1/users/{USERNAME}/address/?", AddressListHandler),
@@ -91,7 +94,8 @@ class App(tornado.web.Application):
 
 def make_alipay_client(config):
     return AlipayClient.from_files(config.alipay_app_id, config.alipay_app_private_key, config.alipay_public_key,
-                                   config.alipay_gateway, seller_id=config.alipay_seller_id)
+                                   config.alipay_gateway, seller_id=config.alipay_seller_id,
+                                   observe=metrics.alipay_call)
 
 
 async def open_services(config) -> Services:
@@ -344,6 +348,7 @@ def fork_workers(count, sockets=()):
         started = children.pop(pid, None)
         if started is None:
             continue
+        metrics.process_dead(pid)
         exit_code = os.waitstatus_to_exitcode(code)
         if stopping:
             if exit_code not in (0, -signal.SIGTERM, -signal.SIGINT):
@@ -395,9 +400,14 @@ def main(argv=None):
     sockets = tornado.netutil.bind_sockets(config.port, address=config.bind or None)
     processes = args.processes if args.processes > 0 else (os.cpu_count() or 1)
     log.info("serving on http://127.0.0.1:%d with %d process(es)", config.port, processes)
-    if processes > 1 and not fork_workers(processes, sockets):
-        return
-    asyncio.run(serve(config, sockets, run_jobs=not args.no_jobs))
+    metrics_dir, parent = metrics.setup(), os.getpid()  # before the fork: every worker writes its samples there
+    try:
+        if processes > 1 and not fork_workers(processes, sockets):
+            return  # the parent, once every worker has exited
+        asyncio.run(serve(config, sockets, run_jobs=not args.no_jobs))
+    finally:
+        if os.getpid() == parent:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

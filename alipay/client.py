@@ -6,6 +6,7 @@ An instance holds only immutable configuration and parsed keys, so one per proce
 import asyncio
 import json
 import logging
+import time
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from urllib.parse import quote_plus, urlencode
@@ -75,8 +76,11 @@ def _compact_json(value):
 
 class AlipayClient:
     def __init__(self, *, app_id, app_private_key, alipay_public_key, gateway,
-                 timeout=5.0, retries=2, retry_delay=0.2, seller_id=None, app_auth_token=None):
+                 timeout=5.0, retries=2, retry_delay=0.2, seller_id=None, app_auth_token=None, observe=None):
         self.app_id = app_id
+        # observe(method, outcome, seconds) after every gateway call, e.g. for metrics; outcome is
+        # "ok", "business_error" (a verified failure such as 40004) or "failed" (raised)
+        self.observe = observe
         self.app_auth_token = app_auth_token   # only when calling on behalf of another merchant (ISV)
         self.gateway = gateway
         self.timeout = timeout
@@ -193,6 +197,17 @@ class AlipayClient:
     async def _call(self, method, biz_content):
         """The verified ``_response`` dict. Business failures (e.g. 40004) are returned;
         only untrustworthy or unreachable answers raise AlipayError."""
+        if self.observe is None:
+            return await self._call_with_retries(method, biz_content)
+        started, outcome = time.monotonic(), "failed"
+        try:
+            content = await self._call_with_retries(method, biz_content)
+            outcome = "ok" if str(content.get("code")) == "10000" else "business_error"
+            return content
+        finally:
+            self.observe(method, outcome, time.monotonic() - started)
+
+    async def _call_with_retries(self, method, biz_content):
         last_problem = None
         for attempt in range(self.retries + 1):
             if attempt:

@@ -8,6 +8,7 @@ import tornado.httputil
 import tornado.web
 
 from handlers.urls import PAYMENT_RESULT
+import metrics
 from handlers.views import dumps
 from logs import current_request_id, request_id_for
 from store.auth import read_token
@@ -120,6 +121,7 @@ class BaseHandler(tornado.web.RequestHandler):
         exc = kwargs.get("exc_info", (None, None, None))[1]
         self.set_retry_after(exc)
         if isinstance(exc, BusinessError):
+            metrics.business_answer(exc.code)
             payload = {"code": exc.code, "errmsg": exc.errmsg}
             if exc.data is not None:
                 payload["data"] = exc.data

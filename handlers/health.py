@@ -1,4 +1,8 @@
-"""GET /healthz (the process is alive) and GET /readyz (it can serve: for load balancers)."""
+"""GET /healthz (the process is alive), GET /readyz (it can serve: for load balancers) and
+GET /metrics (Prometheus, every worker's samples; loopback only unless configured public)."""
+import ipaddress
+
+import metrics
 from handlers.base import BaseHandler
 from store import readiness
 from store.unavailable import UNAVAILABLE
@@ -23,3 +27,13 @@ class ReadyHandler(BaseHandler):
     def not_ready(self, data):
         self.set_header("Retry-After", str(self.config.retry_after))
         self.reply({"code": UNAVAILABLE, "errmsg": "服务暂时不可用", "data": data}, 503)
+
+
+class MetricsHandler(BaseHandler):
+    def get(self):
+        if not metrics.enabled():
+            return self.send_error(404)
+        if not (self.config.metrics_public or ipaddress.ip_address(self.request.remote_ip).is_loopback):
+            return self.send_error(403)
+        self.set_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+        self.finish(metrics.scrape())

@@ -304,6 +304,24 @@ def paths() -> dict:
                                   "content": {"application/json": {"schema": ref("Error")}}},
                           "503": {"description": "a dependency is unreachable",
                                   "content": {"application/json": {"schema": ref("Error")}}}}}},
+        "/healthz": {"get": {
+            "summary": "the process is alive (touches no dependency)",
+            "responses": {"200": {"description": "alive", "content": {"application/json": {"schema": envelope(
+                obj(["status"], status={"const": "alive"}))}}}}}},
+        "/readyz": {"get": {
+            "summary": "ready to serve: MariaDB and Redis answer and the process is not draining",
+            "responses": {"200": {"description": "ready", "content": {"application/json": {"schema": envelope(
+                {"type": "object"})}}},
+                "503": {"description": "not ready (50111): draining, or a dependency does not answer",
+                        "content": {"application/json": {"schema": ref("Error")}}}}}},
+        "/metrics": {"get": {
+            "summary": "Prometheus metrics of every worker (loopback clients only unless DADASHOP_METRICS_PUBLIC)",
+            "responses": {"200": {"description": "the text exposition format",
+                                  "content": {"text/plain": {"schema": {"type": "string"}}}},
+                          "403": {"description": "not a loopback client",
+                                  "content": {"application/json": {"schema": ref("Error")}}},
+                          "404": {"description": "metrics are not set up in this process",
+                                  "content": {"application/json": {"schema": ref("Error")}}}}}},
         "/v1/admin/orders": {"get": {
             "summary": "merchant: every buyer's orders, newest first", "security": ADMIN,
             "parameters": [query("status", {"type": "integer", "minimum": 0, "maximum": 5}), PAGE,

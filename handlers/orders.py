@@ -3,6 +3,7 @@ import asyncio
 import json
 import re
 
+import metrics
 from handlers import views
 from handlers.base import BaseHandler, authenticated, int_param, str_param
 from handlers.urls import MY_ORDERS_PAGE, ORDER_ID, image_base, notify_url, return_url
@@ -78,6 +79,7 @@ class OrderProcessingHandler(BaseHandler):
         order = await create_order(self.services, user_id=self.user["id"], address_id=address_id,
                                    settlement_type=settlement_type, sku_id=sku_id, buy_num=buy_num,
                                    idempotency_key=key)
+        metrics.order_created()
         self.ok(views.pay_data(self.config, order))
 
     async def pay(self):

@@ -1,6 +1,7 @@
 """/v1/orders/success/ — what Alipay tells us: the browser's return (GET) and the notify (POST)."""
 import logging
 
+import metrics
 from alipay.client import AlipayError
 from alipay.signer import params_from_arguments
 from handlers.base import BaseHandler
@@ -71,22 +72,27 @@ class PaymentResultHandler(BaseHandler):
         self.set_header("Content-Type", "text/plain; charset=utf-8")
         params = self.raw_params(self.form_arguments())
         if not params:
-            return self.finish("fail")
+            return self.answer_notify("malformed")
         if not self.services.alipay.verify_callback(params):
             await self.record_refused("notify", params, False, payments.BAD_SIGNATURE)
-            return self.finish("fail")
+            return self.answer_notify(payments.BAD_SIGNATURE)
         refused = self.refusal(params)
         if refused:
             await self.record_refused("notify", params, True, refused)
-            return self.finish("fail")
+            return self.answer_notify(refused)
         if params.get("trade_status") not in payments.PAID_STATUSES:
             # WAIT_BUYER_PAY / TRADE_CLOSED: nothing to apply; keep it for the record
             await payments.record_unapplied(self.services, source="notify", params=params, verified=True,
                                             outcome=payments.NOT_PAID_STATUS)
-            return self.finish("success")
+            return self.answer_notify(payments.NOT_PAID_STATUS)
         outcome = await payments.apply_payment(self.services, source="notify", params=params,
                                                notify_id=params.get("notify_id") or None)
         if outcome == payments.LATE_PAYMENT:
             # refund now, best effort; the refund job retries what does not go through
             self.services.spawn(payments.refund_due(self.services))
+        self.answer_notify(outcome)
+
+    def answer_notify(self, outcome):
+        """`success` for an outcome after which Alipay may stop resending, else `fail`; counted by outcome."""
+        metrics.notify(outcome)
         self.finish("success" if outcome in SETTLED else "fail")

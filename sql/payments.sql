@@ -31,6 +31,9 @@ FROM refund WHERE order_id = :order_id ORDER BY id;
 INSERT IGNORE INTO refund (order_id, trade_no, out_request_no, amount, reason, created_time, next_attempt_time)
 VALUES (:order_id, :trade_no, :out_request_no, :amount, :reason, :now, :now);
 
+-- name: count_pending_refunds$
+SELECT COUNT(*) FROM refund WHERE status = 'pending';
+
 -- name: due_refunds
 SELECT id, order_id, trade_no, out_request_no, amount, reason, attempts
 FROM refund

@@ -286,3 +286,9 @@ async def _run(services, query, **params):
         return await query(conn, **params)
 
     return await run_transaction(services.pool, work)
+
+
+async def pending_refunds(services) -> int:
+    """How many refunds we owe that Alipay has not taken yet (for the operator's gauge)."""
+    async with services.pool.acquire() as conn:
+        return await Q.count_pending_refunds(conn)

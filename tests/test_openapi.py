@@ -32,7 +32,7 @@ def route_shapes():
     shapes = set()
     for rule in app.wildcard_router.rules:
         pattern = rule.matcher.regex.pattern.rstrip("$").replace("/?", "/").replace("\\", "")
-        if pattern.startswith("/v1/"):
+        if pattern.startswith("/v1/") or pattern in ("/healthz", "/readyz", "/metrics"):
             shapes.add(re.sub(r"\([^)]*\)", "{}", pattern).rstrip("/"))
     return shapes
 

@@ -1,0 +1,102 @@
+"""Prometheus metrics across all worker processes (prometheus-client's multiprocess mode): each
+process writes its samples to files in one folder, and a scrape of any process reads them all.
+
+`setup()` runs in the parent before the workers are forked and before any metric exists (the
+multiprocess value class must be chosen first); without it every function here does nothing, so
+tests and tools that build an App without metrics still work.
+"""
+import os
+import shutil
+import tempfile
+
+_metrics = None
+
+
+class Metrics:
+    def __init__(self):
+        from prometheus_client import Counter, Gauge, Histogram
+        self.requests = Counter("dadashop_requests_total", "HTTP requests answered", ["route", "method", "status"])
+        self.latency = Histogram("dadashop_request_seconds", "Time to answer an HTTP request", ["route", "method"],
+                                 buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+        self.business = Counter("dadashop_business_answers_total",
+                                "Answers with a business code other than 200 (50103 = sold out)", ["code"])
+        self.orders_created = Counter("dadashop_orders_created_total", "Orders created")
+        self.notifies = Counter("dadashop_alipay_notifies_total", "Alipay notifies by outcome", ["outcome"])
+        self.alipay_calls = Counter("dadashop_alipay_calls_total", "Alipay gateway calls", ["method", "outcome"])
+        self.alipay_latency = Histogram("dadashop_alipay_call_seconds", "Alipay gateway call time", ["method"],
+                                        buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20))
+        self.refunds_pending = Gauge("dadashop_refunds_pending", "Refunds owed and not yet taken by Alipay",
+                                     multiprocess_mode="livemax")
+        self.pool = Gauge("dadashop_db_connections", "MariaDB pool connections of the live workers", ["state"],
+                          multiprocess_mode="livesum")
+
+
+def setup(directory=None) -> str:
+    """Choose the multiprocess folder (made empty) and make the metrics; returns the folder."""
+    global _metrics
+    directory = directory or tempfile.mkdtemp(prefix="dadashop-metrics-")
+    shutil.rmtree(directory, ignore_errors=True)
+    os.makedirs(directory)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+    from prometheus_client import values
+    values.ValueClass = values.MultiProcessValue()
+    _metrics = Metrics()
+    return directory
+
+
+def enabled() -> bool:
+    return _metrics is not None
+
+
+def process_dead(pid):
+    """A worker exited: its live gauges no longer count."""
+    if _metrics is not None:
+        from prometheus_client import multiprocess
+        multiprocess.mark_process_dead(pid)
+
+
+def scrape() -> bytes:
+    """The text exposition of every process's samples."""
+    from prometheus_client import CollectorRegistry, generate_latest, multiprocess
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    return generate_latest(registry)
+
+
+def request_answered(route, method, status, seconds):
+    if _metrics is not None:
+        _metrics.requests.labels(route, method, str(status)).inc()
+        _metrics.latency.labels(route, method).observe(seconds)
+
+
+def business_answer(code):
+    if _metrics is not None:
+        _metrics.business.labels(str(code)).inc()
+
+
+def order_created():
+    if _metrics is not None:
+        _metrics.orders_created.inc()
+
+
+def notify(outcome):
+    if _metrics is not None:
+        _metrics.notifies.labels(outcome).inc()
+
+
+def alipay_call(method, outcome, seconds):
+    if _metrics is not None:
+        _metrics.alipay_calls.labels(method, outcome).inc()
+        _metrics.alipay_latency.labels(method).observe(seconds)
+
+
+def refunds_pending(count):
+    if _metrics is not None:
+        _metrics.refunds_pending.set(count)
+
+
+def pool_use(pool):
+    if _metrics is not None and pool is not None:
+        in_use = pool.size - pool.freesize
+        _metrics.pool.labels("in_use").set(in_use)
+        _metrics.pool.labels("idle").set(pool.freesize)
