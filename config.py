@@ -79,6 +79,8 @@ class Config:
     drain_time: float = 20.0              # seconds a worker may take to finish its requests on SIGTERM
     log_format: str = "json"              # one JSON object per line; "text" for development
     metrics_public: bool = False          # /metrics for every client, not only loopback ones
+    access_log: str = "all"               # "errors": only the access lines of 4xx/5xx answers
+    event_loop: str = "uvloop"            # the workers' event loop: uvloop, or Python's own asyncio
     # ---- abuse resistance (issue 12): docs/limits.md
     rate_limits: bool = True  # DADASHOP_RATE_LIMITS=0 turns every rate limit off (load tests from one address)
     # rate limits in the `limits` notation: "N/second|minute|hour|day", several joined by ";"
@@ -309,6 +311,8 @@ VARIABLES = [
     _var("DADASHOP_RETRY_AFTER", "retry_after", integer(1, 3600)),
     _var("DADASHOP_DRAIN_TIME", "drain_time", number(1, 3600)),
     _var("DADASHOP_LOG_FORMAT", "log_format", matching(r"json|text"), "json or text"),
+    _var("DADASHOP_ACCESS_LOG", "access_log", matching(r"all|errors"), "all or errors"),
+    _var("DADASHOP_EVENT_LOOP", "event_loop", matching(r"uvloop|asyncio"), "uvloop or asyncio"),
     _var("DADASHOP_METRICS_PUBLIC", "metrics_public", flag, "1 or 0 (1: /metrics answers every client)"),
     _var("ALIPAY_APP_ID", "alipay_app_id", matching(r"[0-9]{1,32}"), "Alipay's app id: 1 to 32 digits"),
     _var("ALIPAY_APP_PRIVATE_KEY", "alipay_app_private_key", readable_file, "the path of a readable PEM file"),

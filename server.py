@@ -25,6 +25,7 @@ import tornado.httpserver
 import tornado.httputil
 import tornado.netutil
 import tornado.web
+import uvloop
 
 import config as config_module
 import db
@@ -388,7 +389,7 @@ def main(argv=None):
         config = config_module.load()
     except config_module.ConfigError as exc:
         raise SystemExit(f"error: {exc}")
-    logs.configure(config.log_format)
+    logs.configure(config.log_format, access=config.access_log)
     if args.port:
         config = dataclasses.replace(config, port=args.port)
     config_module.warn_about_development_values(config)
@@ -404,7 +405,8 @@ def main(argv=None):
     try:
         if processes > 1 and not fork_workers(processes, sockets):
             return  # the parent, once every worker has exited
-        asyncio.run(serve(config, sockets, run_jobs=not args.no_jobs))
+        run = uvloop.run if config.event_loop == "uvloop" else asyncio.run
+        run(serve(config, sockets, run_jobs=not args.no_jobs))
     finally:
         if os.getpid() == parent:
             shutil.rmtree(metrics_dir, ignore_errors=True)

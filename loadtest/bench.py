@@ -130,6 +130,18 @@ def main(argv=None):
     return 0 if all(r["check"]["ok"] for r in reports) else 1
 
 
+def operation_rate(report):
+    """(operations per second, what one operation is) of a scenario, for CPU per operation."""
+    name = report["scenario"]
+    if name == "ceiling":
+        return report["tx_per_s"], "transaction"
+    if name == "read":
+        return report["pages_per_s"], "page"
+    if name == "hot-sku":
+        return report["orders_per_s"], "order"
+    return report["requests_per_s"], "request"
+
+
 def print_table(reports):
     by = {r["scenario"]: r for r in reports}
     print("\n| scenario | throughput | p50 ms | p95 ms | p99 ms | max ms | check | generator CPU (cores) |")
@@ -148,6 +160,15 @@ def print_table(reports):
         print(f"| {name} | {tp} | {lat.get('p50', 0):.1f} | {lat.get('p95', 0):.1f} | {lat.get('p99', 0):.1f} | "
               f"{lat.get('max', 0):.1f} | {'OK' if r['check']['ok'] else 'FAILED'} | "
               f"{r['cpu_cores'].get('generator', 0):.2f} |")
+    print("\nCPU milliseconds per operation (cores used on average / operations per second):")
+    print("| scenario | per | service | MariaDB | Redis | generator |")
+    print("|---|---|---|---|---|---|")
+    for r in reports:
+        rate, unit = operation_rate(r)
+        per = {part: 1000.0 * r["cpu_cores"].get(part, 0) / max(rate, 1e-9)
+               for part in ("service", "mariadb", "redis", "generator")}
+        print(f"| {r['scenario']} | {unit} | {per['service']:.2f} | {per['mariadb']:.2f} | {per['redis']:.2f} | "
+              f"{per['generator']:.2f} |")
     if "ceiling" in by and "hot-sku" in by:
         ratio = by["hot-sku"]["orders_per_s"] / by["ceiling"]["tx_per_s"]
         print(f"\nhot-sku create-order rate / raw hot-row ceiling = {ratio:.1%}")

@@ -55,6 +55,8 @@ CASES = {
     "DADASHOP_RETRY_AFTER": ([("1", 1), ("3600", 3600)], ["0", "1.5", "3601", "later"]),
     "DADASHOP_DRAIN_TIME": ([("1", 1.0), ("20", 20.0), ("3600", 3600.0)], ["0", "0.5", "3601", "-1"]),
     "DADASHOP_LOG_FORMAT": ([("json", "json"), ("text", "text")], ["JSON", "xml", "jsonl"]),
+    "DADASHOP_ACCESS_LOG": ([("all", "all"), ("errors", "errors")], ["none", "ALL"]),
+    "DADASHOP_EVENT_LOOP": ([("uvloop", "uvloop"), ("asyncio", "asyncio")], ["trio", "UVLOOP"]),
     "DADASHOP_METRICS_PUBLIC": ([("1", True), ("0", False)], ["maybe", "2"]),
     "ALIPAY_APP_ID": ([("2021000117600000", "2021000117600000")], ["app-1", "1" * 33]),
     "ALIPAY_APP_PRIVATE_KEY": ([(KEY, KEY)], ["/nonexistent/key.pem", str(ROOT)]),
