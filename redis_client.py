@@ -31,12 +31,16 @@ async def connect(url: str, **options):
     return redis.asyncio.Redis.from_url(url, decode_responses=True, **options)
 
 
+def sync_client(url: str, **options):
+    """A synchronous client of one server or of a cluster (tools and load scripts)."""
+    if is_cluster(url):
+        return redis.RedisCluster.from_url(plain_url(url), **options)
+    return redis.Redis.from_url(url, **options)
+
+
 def ping(url: str, timeout: float = 3):
     """Synchronously check that Redis answers (start-up); raises redis.RedisError when it does not."""
-    if is_cluster(url):
-        client = redis.RedisCluster.from_url(plain_url(url), socket_connect_timeout=timeout)
-    else:
-        client = redis.Redis.from_url(url, socket_connect_timeout=timeout)
+    client = sync_client(url, socket_connect_timeout=timeout)
     try:
         client.ping()
     finally:

@@ -10,9 +10,9 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pymysql
-import redis
 
 import config as config_module
+import redis_client
 from store.auth import hash_password, make_token
 
 CART_ITEM = json.dumps({"count": 1, "selected": 1})
@@ -80,7 +80,7 @@ def make_skus(conn, tag, count, stock, price="9.90"):
 
 def fill_carts(redis_url, buyers, sku_ids_of):
     """Put one unit (selected) of each SKU `sku_ids_of(buyer)` names into the buyer's cart."""
-    client = redis.Redis.from_url(redis_url)
+    client = redis_client.sync_client(redis_url)  # one server or a Redis Cluster (scripts/cluster.sh)
     try:
         pipe = client.pipeline(transaction=False)
         for i, buyer in enumerate(buyers):

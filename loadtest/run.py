@@ -248,8 +248,8 @@ async def steady(args):
     prepare.fill_carts(args.redis_url, buyers, cart_of)
     print(f"prepared {len(buyers)} buyers, {len(sku_ids)} SKUs with stock {initial}")
 
-    import redis.asyncio
-    rds = redis.asyncio.Redis.from_url(args.redis_url)
+    import redis_client
+    rds = await redis_client.connect(args.redis_url)  # one server or a Redis Cluster
     recorder = Recorder()
     client = Client(args.base_url, args.concurrency, recorder)
     created, paid_at_sandbox = [], []
