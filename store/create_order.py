@@ -68,10 +68,9 @@ async def create_order(services, *, user_id, address_id, settlement_type, sku_id
     fail as a duplicate (we answer with the first one's order) or go ahead if the first rolled
     back. A submitter that dies mid-way holds nothing: the server rolls its transaction back.
     """
-    if idempotency_key:
-        existing = await order_with_key(services, user_id, idempotency_key)
-        if existing:
-            return existing
+    # No look-up first (a round trip on every create): a repeat of a committed submission fails
+    # on the UNIQUE key before any stock is touched, or finds its cart already bought (a business
+    # answer), and in both cases the existing order is the answer.
     try:
         return await _create_order(services, user_id, address_id, settlement_type, sku_id, buy_num, idempotency_key)
     except BusinessError:
