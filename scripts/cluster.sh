@@ -431,10 +431,12 @@ start_instance() {
     local i=$1 py
     py=$(instance_python) || { say "no .venv: run scripts/bootstrap.sh first; instance $i not started"; return 1; }
     # the instance gets this script's whole environment (DADASHOP_* included), with the
-    # cluster's addresses instead of any given ones
+    # cluster's addresses instead of any given ones; behind HAProxy, which sets X-Real-IP and
+    # X-Forwarded-For itself, the instances take the client's address from them
     spawn "instance$i" "$DIR/instance$i.log" env \
         DADASHOP_MYSQL_URL="$MYSQL_URL" DADASHOP_REDIS_URL="$INSTANCE_REDIS_URL" \
         DADASHOP_PORT="$(instance_port "$i")" DADASHOP_PUBLIC_URL="${DADASHOP_PUBLIC_URL:-$HTTP_URL}" \
+        DADASHOP_TRUST_PROXY=1 \
         "$py" "$ROOT/server.py" --processes 1
 }
 http_status() { python3 - "$1" <<'EOF'
