@@ -37,6 +37,14 @@ def database_url():
     db.drop_database(target)
 
 
+@pytest.fixture
+def server_db(database_url):
+    """A database of its own for a server process the test starts (created by it, dropped here)."""
+    url = database_url + "_proc"
+    yield url
+    db.drop_database(config_module.parse_mysql_url(url))
+
+
 @pytest.fixture(scope="session")
 def redis_url():
     """A Redis database index (1..15) no other test run holds, flushed before and after."""

@@ -439,19 +439,11 @@ async def test_hashes_run_in_processes_of_their_own_at_the_lowest_priority(servi
     assert await auth.check_password_async("secret123", stored) and not await auth.check_password_async("x", stored)
 
 
-@pytest.fixture
-def bind_db(database_url):
-    import db
-    url = database_url + "_bind"
-    yield url
-    db.drop_database(config_module.parse_mysql_url(url))
-
-
-def test_the_listen_address_is_a_setting(bind_db, redis_url):
+def test_the_listen_address_is_a_setting(server_db, redis_url):
     import socket
     import urllib.request
     port = free_port()
-    env = dict(os.environ, DADASHOP_MYSQL_URL=bind_db, DADASHOP_REDIS_URL=redis_url, DADASHOP_PORT=str(port),
+    env = dict(os.environ, DADASHOP_MYSQL_URL=server_db, DADASHOP_REDIS_URL=redis_url, DADASHOP_PORT=str(port),
                DADASHOP_BIND="127.0.0.2")  # loopback too, but not 127.0.0.1
     proc = subprocess.Popen([sys.executable, "server.py", "--no-jobs"], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -4,18 +4,7 @@ import json
 import signal
 import urllib.request
 
-import pytest
-
-import config as config_module
-import db
 from tests.helpers import start_server
-
-
-@pytest.fixture
-def log_db(database_url):
-    url = database_url + "_logs"
-    yield url
-    db.drop_database(config_module.parse_mysql_url(url))
 
 
 def get(port, path, headers=None):
@@ -27,10 +16,10 @@ def get(port, path, headers=None):
         return error.code, error.headers
 
 
-def run_server(log_db, redis_url, tmp_path, log_format):
+def run_server(server_db, redis_url, tmp_path, log_format):
     log_path = tmp_path / "server.log"
     log = open(log_path, "w")
-    proc, port = start_server(log_db, redis_url, "--no-jobs", extra_env={"DADASHOP_LOG_FORMAT": log_format}, log=log)
+    proc, port = start_server(server_db, redis_url, "--no-jobs", extra_env={"DADASHOP_LOG_FORMAT": log_format}, log=log)
     return proc, port, log, log_path
 
 
@@ -40,8 +29,8 @@ def stop(proc, log):
     log.close()
 
 
-def test_json_lines_with_the_proxys_request_id_or_a_new_one(log_db, redis_url, tmp_path):
-    proc, port, log, log_path = run_server(log_db, redis_url, tmp_path, "json")
+def test_json_lines_with_the_proxys_request_id_or_a_new_one(server_db, redis_url, tmp_path):
+    proc, port, log, log_path = run_server(server_db, redis_url, tmp_path, "json")
     try:
         status, headers = get(port, "/v1/goods/skus", {"X-Request-Id": "edge-42.a"})
         assert status == 200 and headers["X-Request-Id"] == "edge-42.a"
@@ -58,8 +47,8 @@ def test_json_lines_with_the_proxys_request_id_or_a_new_one(log_db, redis_url, t
     assert access[made]["status"] == 404 and access[made]["level"] == "WARNING"
 
 
-def test_text_logs_for_development(log_db, redis_url, tmp_path):
-    proc, port, log, log_path = run_server(log_db, redis_url, tmp_path, "text")
+def test_text_logs_for_development(server_db, redis_url, tmp_path):
+    proc, port, log, log_path = run_server(server_db, redis_url, tmp_path, "text")
     try:
         get(port, "/v1/goods/skus", {"X-Request-Id": "dev-1"})
     finally:

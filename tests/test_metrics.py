@@ -4,18 +4,7 @@ import re
 import signal
 import urllib.request
 
-import pytest
-
-import config as config_module
-import db
 from tests.helpers import SHIPMENT, start_server
-
-
-@pytest.fixture
-def metrics_db(database_url):
-    url = database_url + "_metrics"
-    yield url
-    db.drop_database(config_module.parse_mysql_url(url))
 
 
 def call(port, method, path, body=None, headers=None):
@@ -39,9 +28,9 @@ def sample(text, name, **labels):
     return 0.0
 
 
-def test_a_purchase_moves_the_counters_seen_from_any_worker(metrics_db, redis_url, tmp_path):
+def test_a_purchase_moves_the_counters_seen_from_any_worker(server_db, redis_url, tmp_path):
     log = open(tmp_path / "server.log", "w")
-    proc, port = start_server(metrics_db, redis_url, "--demo", "--no-jobs", "--processes", "2",
+    proc, port = start_server(server_db, redis_url, "--demo", "--no-jobs", "--processes", "2",
                               extra_env={"DADASHOP_ADMIN_KEY": "metrics-key", "DADASHOP_RATE_LIMITS": "0"}, log=log)
     try:
         _, before = call(port, "GET", "/metrics")
@@ -80,10 +69,10 @@ def test_a_purchase_moves_the_counters_seen_from_any_worker(metrics_db, redis_ur
     assert 'dadashop_db_connections{state="idle"}' in after
 
 
-def test_metrics_only_for_loopback_clients_unless_made_public(metrics_db, redis_url, tmp_path):
+def test_metrics_only_for_loopback_clients_unless_made_public(server_db, redis_url, tmp_path):
     log = open(tmp_path / "server.log", "w")
     # as if every request came through a proxy from a public address
-    proc, port = start_server(metrics_db, redis_url, "--no-jobs", log=log,
+    proc, port = start_server(server_db, redis_url, "--no-jobs", log=log,
                               extra_env={"DADASHOP_TRUST_PROXY": "1"})
     try:
         assert call(port, "GET", "/metrics")[0] == 200

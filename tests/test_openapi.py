@@ -11,8 +11,6 @@ import urllib.request
 import pytest
 from openapi_spec_validator import validate
 
-import config as config_module
-import db
 import server
 from handlers.openapi import document
 from tests.helpers import ROOT, start_server
@@ -53,14 +51,7 @@ async def test_the_document_and_the_docs_page_are_served_without_network(api):
         assert (await api.client.fetch(api.base_url + asset)).code == 200
 
 
-@pytest.fixture
-def fuzz_db(database_url):
-    url = database_url + "_fuzz"
-    yield url
-    db.drop_database(config_module.parse_mysql_url(url))
-
-
-def test_schemathesis_finds_no_server_error_and_no_answer_unlike_the_document(fuzz_db, redis_url, tmp_path):
+def test_schemathesis_finds_no_server_error_and_no_answer_unlike_the_document(server_db, redis_url, tmp_path):
     """Against a real server with the demo store, logged in as the demo buyer and as the merchant.
     Checks: no 5xx, status codes, content types, response schemas and headers as documented, the
     right answer to undeclared methods, and no operation that ignores its authentication.
@@ -68,7 +59,7 @@ def test_schemathesis_finds_no_server_error_and_no_answer_unlike_the_document(fu
     that check then counts as "invalid input accepted".)"""
     log = open(tmp_path / "server.log", "w")
     # no rate limits: the fuzzer's one buyer would soon get only 429s and leave the logic untested
-    proc, port = start_server(fuzz_db, redis_url, "--demo", "--no-jobs", log=log,
+    proc, port = start_server(server_db, redis_url, "--demo", "--no-jobs", log=log,
                               extra_env={"DADASHOP_ADMIN_KEY": "fuzz-key", "DADASHOP_RATE_LIMITS": "0"})
     try:
         with urllib.request.urlopen(urllib.request.Request(

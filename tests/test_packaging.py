@@ -17,7 +17,6 @@ import pytest
 from packaging.requirements import Requirement
 
 import config as config_module
-import db
 from tests.helpers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,13 +73,6 @@ def test_package_data_globs_cover_every_data_file(package):
     assert not missing, "pyproject.toml [tool.setuptools.package-data]"
 
 
-@pytest.fixture
-def package_db(database_url):
-    url = database_url + "_pkg"
-    yield url
-    db.drop_database(config_module.parse_mysql_url(url))
-
-
 def wait_for_http(url, proc, timeout=60):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -129,20 +121,20 @@ def test_the_hash_lock_installs_and_satisfies_the_package(tmp_path):
 
 
 @pytest.mark.slow
-def test_pip_install_in_a_fresh_venv_migrates_and_serves_outside_the_checkout(tmp_path, package_db, redis_url):
+def test_pip_install_in_a_fresh_venv_migrates_and_serves_outside_the_checkout(tmp_path, server_db, redis_url):
     source, venv = copy_of_the_tree(tmp_path), fresh_venv(tmp_path)
     pip(venv, "install", "-q", str(source))
     dadashop = str(venv / "bin" / "dadashop")
     elsewhere = tmp_path / "elsewhere"  # no checkout on sys.path: only the installed files can serve
     elsewhere.mkdir()
-    env = {"PATH": os.environ["PATH"], "DADASHOP_MYSQL_URL": package_db, "DADASHOP_REDIS_URL": redis_url,
+    env = {"PATH": os.environ["PATH"], "DADASHOP_MYSQL_URL": server_db, "DADASHOP_REDIS_URL": redis_url,
            "DADASHOP_JWT_SECRET": "packaging-test-secret-0123456789abcdef"}
 
     migrated = subprocess.run([dadashop, "migrate"], cwd=elsewhere, env=env, capture_output=True, text=True,
                               timeout=120)
     assert migrated.returncode == 0, migrated.stderr
     assert "migration applied: 0001_initial.sql" in migrated.stdout
-    target = config_module.parse_mysql_url(package_db)
+    target = config_module.parse_mysql_url(server_db)
     conn = pymysql.connect(host=target.host, port=target.port, user=target.user, database=target.db)
     with conn.cursor() as cur:
         cur.execute("SELECT COUNT(*) FROM schema_version")
@@ -171,8 +163,8 @@ def test_pip_install_in_a_fresh_venv_migrates_and_serves_outside_the_checkout(tm
     assert all(str(venv) in path and os.path.isfile(path) for path in site_packages)
 
 
-def test_the_command_migrates_and_refuses_a_bad_setting_with_one_line(package_db, tmp_path):
-    env = {"PATH": os.environ["PATH"], "DADASHOP_MYSQL_URL": package_db}
+def test_the_command_migrates_and_refuses_a_bad_setting_with_one_line(server_db, tmp_path):
+    env = {"PATH": os.environ["PATH"], "DADASHOP_MYSQL_URL": server_db}
     run = [sys.executable, str(ROOT / "cli.py")]
     first = subprocess.run(run + ["migrate"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     second = subprocess.run(run + ["migrate"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)

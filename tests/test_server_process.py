@@ -10,15 +10,7 @@ from tornado.httpclient import AsyncHTTPClient
 from tornado.simple_httpclient import HTTPStreamClosedError
 
 import config as config_module
-import db
 from tests.helpers import ROOT, start_server
-
-
-@pytest.fixture
-def server_db(database_url):
-    url = database_url + "_proc"
-    yield url
-    db.drop_database(config_module.parse_mysql_url(url))
 
 
 @pytest.mark.gen_test(timeout=120)
