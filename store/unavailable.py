@@ -3,6 +3,8 @@
 Such a request changed nothing — or, for a create, repeating it with the same Idempotency-Key
 returns the order if it was made (docs/faults.md).
 """
+import os
+
 import pymysql
 import redis
 
@@ -20,6 +22,21 @@ MYSQL_UNAVAILABLE = {1053, 1205, 1213, 1927, 1969, 2002, 2003, 2006, 2013, 2055}
 REDIS_UNAVAILABLE = (redis.ConnectionError, redis.TimeoutError, redis.exceptions.ClusterError,
                      redis.exceptions.TryAgainError, redis.exceptions.ReadOnlyError,
                      redis.exceptions.SlotNotCoveredError)
+
+
+def raised_inside_redis_client(exc) -> bool:
+    """redis-py's asyncio cluster client, while a master fails over, has been seen to raise
+    AttributeError from inside its connection code (`'NoneType' object has no attribute
+    'writelines'`: a connection torn down under a command). Raised there, it is the outage, not our
+    bug: the innermost frame of the traceback tells."""
+    if not isinstance(exc, AttributeError) or exc.__traceback__ is None:
+        return False
+    tb = exc.__traceback__
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return f"{os.sep}redis{os.sep}" in tb.tb_frame.f_code.co_filename
+
+
 # what a best-effort Redis step may meet (it is logged and skipped): any Redis error, and the
 # cluster client's own exceptions, which are not RedisErrors
 REDIS_FAILURES = (redis.RedisError, redis.exceptions.RedisClusterException, OSError)
@@ -27,7 +44,7 @@ REDIS_FAILURES = (redis.RedisError, redis.exceptions.RedisClusterException, OSEr
 
 def is_unavailable(exc) -> bool:
     """True when `exc` means a dependency is down or too slow (answer 503), not a bug (500)."""
-    if isinstance(exc, REDIS_UNAVAILABLE):
+    if isinstance(exc, REDIS_UNAVAILABLE) or raised_inside_redis_client(exc):
         return True
     if isinstance(exc, pymysql.err.InterfaceError):  # a connection closed under the request
         return True

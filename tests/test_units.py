@@ -132,3 +132,20 @@ def test_expand_lists_gives_one_placeholder_per_element():
     sql, params = db.expand_lists("WHERE id IN %(ids)s AND x = %(x)s", {"ids": [1, 2], "x": 3})
     assert sql == "WHERE id IN (%(ids__0)s, %(ids__1)s) AND x = %(x)s"
     assert params == {"ids__0": 1, "ids__1": 2, "x": 3}
+
+
+def test_an_attribute_error_inside_the_redis_client_is_an_outage_elsewhere_a_bug():
+    import asyncio
+    from redis.asyncio.connection import Connection
+    from store.unavailable import is_unavailable
+    connection = Connection()  # never connected: no writer, as after a failover tore it down
+    try:
+        connection._writer.writelines([b"PING"])
+    except AttributeError as exc:
+        ours = exc  # raised in this file: a bug of ours stays a 500
+    assert not is_unavailable(ours)
+    try:
+        asyncio.run(connection._send_packed_command([b"PING"]))
+    except AttributeError as exc:
+        inside = exc  # raised inside redis-py's connection code: the outage, a 503
+    assert is_unavailable(inside)
