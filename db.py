@@ -358,35 +358,40 @@ def read_fragment(name) -> str:
     return re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", text)
 
 
-def compound_transaction(statements):
+def compound_transaction(statements, *, prelude=(), result=None):
     """One statement that is a whole transaction: `BEGIN NOT ATOMIC START TRANSACTION; ...; COMMIT; END`.
 
     `statements` are (SQL text with :named parameters turned %(named)s, parameters) pairs — a
     named query's `.sql` or a fragment; each one's parameters are renamed with its position, so
-    several uses of one text do not clash. MariaDB runs the block server-side in one round trip:
-    row locks taken inside it are held for no client round trip at all. Values still go through
-    the driver's escaping; only our own SQL text is joined.
+    several uses of one text do not clash. `prelude` pairs come before the transaction starts
+    (DECLAREs of the block's variables, work that must not be inside it); `result`, a SELECT run
+    after the COMMIT, is the answer the statement returns. MariaDB runs the block server-side in
+    one round trip: row locks taken inside it are held for no client round trip at all. Values
+    still go through the driver's escaping; only our own SQL text is joined.
     """
-    parts, params = ["BEGIN NOT ATOMIC START TRANSACTION;"], {}
-    for k, (sql, values) in enumerate(statements):
+    parts, params = ["BEGIN NOT ATOMIC"], {}
+    every = [*prelude, ("START TRANSACTION", {}), *statements, ("COMMIT", {})] + ([result] if result else [])
+    for k, (sql, values) in enumerate(every):
         sql, values = expand_lists(sql, values)
         sql = "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
         parts.append(re.sub(r"%\((\w+)\)s", rf"%(\1__{k})s", sql.strip().rstrip(";")) + ";")
         params.update({f"{name}__{k}": value for name, value in values.items()})
-    parts.append("COMMIT; END")
+    parts.append("END")
     return "\n".join(parts), params
 
 
-async def run_compound_transaction(pool, statements, *, attempts=8):
+async def run_compound_transaction(pool, statements, *, prelude=(), result=None, attempts=8):
     """Run a `compound_transaction`; on any error roll back (a SIGNAL leaves the transaction open),
-    and retry it whole on a deadlock or lock wait timeout, like run_transaction."""
-    sql, params = compound_transaction(statements)
+    and retry it whole on a deadlock or lock wait timeout, like run_transaction. Returns the rows
+    of `result` (dicts), or the affected-row count when there is none."""
+    sql, params = compound_transaction(statements, prelude=prelude, result=result)
 
     async def once():
         async with pool.acquire() as conn:
             try:
-                async with conn.cursor() as cur:
-                    return await cur.execute(sql, params)
+                async with conn.cursor(aiomysql.DictCursor) as cur:
+                    count = await cur.execute(sql, params)
+                    return await cur.fetchall() if result else count
             except BaseException:
                 try:
                     await conn.rollback()

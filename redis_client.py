@@ -15,6 +15,11 @@ def is_cluster(url: str) -> bool:
     return url.split("://", 1)[0] in CLUSTER_SCHEMES
 
 
+def is_cluster_client(client) -> bool:
+    """Whether `client` talks to a Redis Cluster (scripts there may touch one slot only)."""
+    return isinstance(client, redis.asyncio.cluster.RedisCluster)
+
+
 def plain_url(url: str) -> str:
     """The URL redis-py understands: the cluster marker taken out of the scheme."""
     scheme, rest = url.split("://", 1)

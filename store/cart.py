@@ -50,14 +50,45 @@ def cart_key(user_id) -> str:
 
 async def read_cart(redis, user_id) -> dict:
     """{sku_id: {"count": n, "selected": 0|1}}; malformed entries are skipped, not fatal."""
+    return parse_cart(await redis.hgetall(cart_key(user_id)))
+
+
+def parse_cart(fields: dict) -> dict:
     items = {}
-    for field, raw in (await redis.hgetall(cart_key(user_id))).items():
+    for field, raw in fields.items():
         try:
             value = json.loads(raw)
             items[int(field)] = {"count": int(value["count"]), "selected": int(value.get("selected", 1))}
         except (ValueError, KeyError, TypeError):
             continue
     return items
+
+
+# The cart and, for each of its SKUs, whether the key `<ARGV[1]><sku id>` exists (the sold-out
+# marks of store/sold_out.py), in one round trip. The mark keys are not declared in KEYS: fine on
+# one Redis server, not on a Redis Cluster (they live in other slots), where the caller reads the
+# two apart.
+_CART_AND_MARKS_SCRIPT = """
+local fields = redis.call('HGETALL', KEYS[1])
+local marks = {}
+for i = 1, #fields, 2 do
+  marks[#marks + 1] = redis.call('EXISTS', ARGV[1] .. fields[i])
+end
+return {fields, marks}
+"""
+
+
+async def read_cart_and_marks(redis, user_id, mark_prefix) -> tuple[dict, set]:
+    """(the cart as read_cart gives it, the ids of its SKUs whose key `mark_prefix<id>` exists).
+    One Redis server only (see the script)."""
+    # EVALSHA: the script's text crosses the network once per server, not on every create
+    fields, marks = await redis.register_script(_CART_AND_MARKS_SCRIPT)(keys=[cart_key(user_id)], args=[mark_prefix])
+    flat = dict(zip(fields[::2], fields[1::2]))
+    marked = set()
+    for field, mark in zip(fields[::2], marks):
+        if mark and field.isdigit():
+            marked.add(int(field))
+    return parse_cart(flat), marked
 
 
 def check_can_sell(sku, sku_id, count):

@@ -1,10 +1,14 @@
 """Creating an order (POST status=0): the one place stock goes down, safe under any contention.
 
-Everything that can be read is read before the transaction. The transaction itself is ONE
-MariaDB compound statement (`BEGIN NOT ATOMIC ... COMMIT; END`), so the hot SKU rows are locked
-only while MariaDB runs the block server-side, never across a round trip to this (busy) event
-loop: insert the order (it locks no SKU), deduct each SKU in ascending id order (two orders never
-wait on each other in a circle) or stop it all on the first short one, insert the lines.
+Two round trips before the answer: one to Redis (the cart and its sold-out marks, one script) and
+ONE to MariaDB: a compound statement (`BEGIN NOT ATOMIC ... COMMIT; ... END`) that draws the order
+id, inserts the order with the receiver read from the buyer's address, counts limited SKUs into
+the buyer's hold, deducts each SKU in ascending id order (two orders never wait on each other in
+a circle) or stops it all on the first one it cannot take, inserts the lines at the prices of the
+rows it just locked, totals them and answers with the order id and amount. The hot SKU rows are
+locked only while MariaDB runs the block server-side, never across a round trip to this (busy)
+event loop; a price changed between the buyer's confirmation and the commit is seen. Why a
+statement refused is read afterwards, on the refused path only (explain_refusal).
 """
 import asyncio
 import logging
@@ -13,13 +17,14 @@ from datetime import datetime, timedelta
 import pymysql
 
 from db import Q, is_duplicate_key, read_fragment, run_compound_transaction
+from redis_client import is_cluster_client
 from store import cart
 from store.catalog import skus_by_id
 from store.clock import SHANGHAI, shanghai_time_text, utcnow
-from store.errors import BAD_ADDRESS, BusinessError, NotOnSale, OutOfStock, PurchaseLimitReached
+from store.errors import BAD_ADDRESS, UNKNOWN_SKU, BusinessError, NotOnSale, OutOfStock, PurchaseLimitReached
 from store.order_list import orders_changed
-from store.settle import CART, lines_of, totals, wanted_items
-from store.sold_out import first_sold_out, mark_sold_out
+from store.settle import CART, selected_items, wanted_items
+from store.sold_out import first_sold_out, mark_sold_out, sold_out_key
 from store.status import AWAITING_PAYMENT
 from store.unavailable import REDIS_FAILURES
 
@@ -29,32 +34,44 @@ log = logging.getLogger("dadashop.orders")
 CLEAN_UP_RETRY_DELAYS = (0.5, 1, 2, 4, 8, 15)
 BEST_EFFORT_TASK = "best effort"
 # The SIGNALs of the fragments carry one of these error numbers (PyMySQL reads them as signed
-# 16-bit values, so they must stay below 32768) and the SKU id as their message.
-NOT_DEDUCTED_ERRNO = 30103  # too little stock, off the shelf, or outside the sale window
+# 16-bit values, so they must stay below 32768) and the SKU (or address) id as their message.
+NOT_DEDUCTED_ERRNO = 30103  # too little stock, unknown or off the shelf, or outside the sale window
 OVER_LIMIT_ERRNO = 30112    # the buyer's hold would pass the SKU's per-buyer limit
-DEDUCT_STOCK_OR_SIGNAL = read_fragment("deduct_stock_or_signal")
+BAD_ADDRESS_ERRNO = 30114   # no live address of this buyer with that id
+ORDER_ID = read_fragment("order_id")
+INSERT_ORDER_AT_ADDRESS_OR_SIGNAL = read_fragment("insert_order_at_address_or_signal")
 HOLD_WITHIN_LIMIT_OR_SIGNAL = read_fragment("hold_within_limit_or_signal")
+DEDUCT_STOCK_OR_SIGNAL = read_fragment("deduct_stock_or_signal")
+INSERT_ORDER_LINE_AT_LOCKED_PRICE = read_fragment("insert_order_line_at_locked_price")
+TOTAL_ORDER_AT_LINE_PRICES = read_fragment("total_order_at_line_prices")
 ORDER_ID_ATTEMPTS = 3
 
 
 ORDER_NUMBER_DIGITS = 6  # a minute holds 10**6 numbers: 16,666 orders a second before one could repeat
 
 
+def order_id_minute(moment) -> str:
+    """The first 10 digits of an order id made at `moment`: Shanghai time to the minute."""
+    return moment.astimezone(SHANGHAI).strftime("%y%m%d%H%M")
+
+
 async def new_order_id(services) -> str:
-    """16 digits, as the seed shapes them (its example: 2019111811504601), so the original pages can put
-    an id unquoted into JavaScript: Shanghai time to the minute (yyMMddHHmm) and the last 6 digits of
-    the MariaDB sequence `order_number`, which never gives a number twice to any process on any host.
+    """One order id drawn on its own (create draws its id inside its statement, from the same
+    expression, sql/fragments/order_id.sql): the Shanghai minute and the last 6 digits of the
+    MariaDB sequence `order_number`, so the original pages can put an id unquoted into JavaScript.
 
     Two ids are equal only when numbers 10**6 apart are drawn in the same minute (a million orders in
-    a minute); the UNIQUE key on order_info.order_id stops even that, and the caller draws again.
+    a minute); the UNIQUE key on order_info.order_id stops even that, and create draws again.
     Below 2**53 (JavaScript's exact integers) until 2089, digits only: a valid Alipay out_trade_no.
     """
     async with services.pool.acquire() as conn:
-        number = await Q.next_order_number(conn)
-    return order_id_at(datetime.now(SHANGHAI), number)
+        async with conn.cursor() as cur:
+            await cur.execute(f"SELECT {ORDER_ID}", {"minute": order_id_minute(datetime.now(SHANGHAI))})
+            return (await cur.fetchone())[0]
 
 
 def order_id_at(moment, number: int) -> str:
+    """The id the order_id expression gives for sequence number `number` at `moment` (Shanghai time)."""
     return moment.strftime("%y%m%d%H%M") + f"{number % 10 ** ORDER_NUMBER_DIGITS:0{ORDER_NUMBER_DIGITS}d}"
 
 
@@ -88,40 +105,33 @@ async def order_with_key(services, user_id, idempotency_key):
         return await Q.get_order_by_idempotency_key(conn, user_id=user_id, idempotency_key=idempotency_key)
 
 
-async def _create_order(services, user_id, address_id, settlement_type, sku_id, buy_num, idempotency_key):
+async def wanted_and_first_sold_out(services, user_id, settlement_type, sku_id, buy_num):
+    """({sku_id: count} to order, the lowest of those SKU ids with a sold-out mark or None).
+
+    A cart on one Redis server: one round trip (a script reads the cart and its marks). Otherwise
+    the items, then their marks; a failure to read the marks only costs the database the work."""
+    if settlement_type == CART and not is_cluster_client(services.redis):
+        items, marked = await cart.read_cart_and_marks(services.redis, user_id, sold_out_key(""))
+        wanted = selected_items(items)
+        return wanted, min((sid for sid in wanted if sid in marked), default=None)
     wanted = await wanted_items(services.redis, user_id, settlement_type, sku_id, buy_num)
-    marked = await best_effort(first_sold_out(services.redis, wanted), "reading sold-out marks")
+    return wanted, await best_effort(first_sold_out(services.redis, wanted), "reading sold-out marks")
+
+
+async def _create_order(services, user_id, address_id, settlement_type, sku_id, buy_num, idempotency_key):
+    wanted, marked = await wanted_and_first_sold_out(services, user_id, settlement_type, sku_id, buy_num)
     if marked is not None:  # the database said 0 a moment ago: no need to ask it again
         raise OutOfStock(marked)
-    async with services.pool.acquire() as conn:
-        address = await Q.get_alive_address(conn, address_id=address_id, user_id=user_id)
-        if address is None:
-            raise BusinessError(BAD_ADDRESS, "收货地址无效")
-        skus = await skus_by_id(conn, wanted, with_attrs=False)  # the answer shows no sale attributes
-    lines = lines_of(wanted, skus)
     now = utcnow()
-    # Shed what the database already says cannot be sold (a consistent read, no lock taken): the
-    # same answer the statement would give, without queueing for the hot row.
-    for line in lines:
-        check_sale_window(skus[line.sku_id], now)
-        if skus[line.sku_id]["stock"] < line.count:
-            if skus[line.sku_id]["stock"] == 0:
-                await best_effort(mark_sold_out(services, line.sku_id), "marking sold out")
-            raise OutOfStock(line.sku_id)
-    sums = totals(lines, services.config.freight)
-    order = {
-        "order_id": await new_order_id(services), "user_id": user_id, "address_id": address["id"],
-        "receiver": address["receiver"], "receiver_mobile": address["receiver_mobile"],
-        "address": address["address"], "tag": address["tag"], "total_count": sums.count,
-        "total_amount": sums.payment, "freight": sums.freight, "idempotency_key": idempotency_key,
-        "created_time": now, "pay_deadline": now + timedelta(seconds=services.config.order_timeout),
-    }
+    order = {"user_id": user_id, "address_id": address_id, "total_count": sum(wanted.values()),
+             "freight": services.config.freight, "idempotency_key": idempotency_key, "created_time": now,
+             "pay_deadline": now + timedelta(seconds=services.config.order_timeout)}
     for attempt in range(1, ORDER_ID_ATTEMPTS + 1):
         try:
-            await insert_order_deducting_stock(services.pool, order, lines, skus)
+            created = await insert_order_deducting_stock(services.pool, order, wanted)
             break
         except OutOfStock as refused:
-            await explain_refused_deduction(services, refused)
+            await explain_refusal(services, refused, wanted)
         except pymysql.err.IntegrityError as exc:
             if not is_duplicate_key(exc):
                 raise
@@ -129,11 +139,11 @@ async def _create_order(services, user_id, address_id, settlement_type, sku_id, 
                 return await order_with_key(services, user_id, idempotency_key)
             if attempt == ORDER_ID_ATTEMPTS:
                 raise
-            order["order_id"] = await new_order_id(services)  # an order id collision: draw another
+            # an order id collision (the statement draws another when run again)
     # Committed: from here on the answer is this order, whatever fails (docs/faults.md).
-    bought = [line.sku_id for line in lines] if settlement_type == CART else []
+    bought = sorted(wanted) if settlement_type == CART else []
     await after_create_best_effort(services, user_id, bought)
-    return {"order_id": order["order_id"], "total_amount": order["total_amount"],
+    return {"order_id": created["order_id"], "total_amount": created["total_amount"],
             "pay_deadline": order["pay_deadline"], "status": AWAITING_PAYMENT}
 
 
@@ -145,40 +155,60 @@ def check_sale_window(sku, now):
         raise NotOnSale(sku["id"], closed=shanghai_time_text(sku["sale_end"]))
 
 
-async def explain_refused_deduction(services, refused):
-    """The statement did not deduct an SKU: say why, as the database sees it now — outside its
-    sale window (50113), or too little stock (50103, and the sold-out mark when none is left)."""
+class Refused(OutOfStock):
+    """The statement stopped on an SKU for a reason still to be read (explain_refusal)."""
+
+    def __init__(self, sku_id, over_limit=False):
+        super().__init__(sku_id)
+        self.over_limit = over_limit
+
+
+async def explain_refusal(services, refused, wanted=None):
+    """The statement did not take an SKU: say why, as the database sees it now, in the order the
+    buyer would be told if the SKU were checked alone — unknown or off the shelf (50101), outside
+    its sale window (50113), over the buyer's limit (50112), or too little stock (50103, and the
+    sold-out mark when none is left)."""
     async with services.pool.acquire() as conn:
         sku = (await skus_by_id(conn, [refused.sku_id], with_attrs=False)).get(refused.sku_id)
-    if sku is not None:
-        check_sale_window(sku, utcnow())
-        if sku["stock"] == 0:
-            await best_effort(mark_sold_out(services, sku["id"]), "marking sold out")
-    raise refused
+    if sku is None or not sku["is_launched"]:
+        raise BusinessError(UNKNOWN_SKU, f"商品[{refused.sku_id}]不存在或已下架")
+    check_sale_window(sku, utcnow())
+    if getattr(refused, "over_limit", False):
+        raise PurchaseLimitReached(sku["id"], sku["limit_per_buyer"])
+    if sku["stock"] == 0:
+        await best_effort(mark_sold_out(services, sku["id"]), "marking sold out")
+    raise OutOfStock(sku["id"])
 
 
-async def insert_order_deducting_stock(pool, order, lines, skus):
-    """The create transaction as one compound statement. On the first SKU it cannot take, all is
-    rolled back: OutOfStock(sku_id) when the deduction failed, PurchaseLimitReached when the
-    buyer's hold would pass the limit. Retried whole on a deadlock or lock wait timeout."""
-    statements = [(Q.insert_order.sql, order)]
+async def insert_order_deducting_stock(pool, order, wanted) -> dict:
+    """The create transaction as one compound statement; returns {order_id, total_amount}. On the
+    first SKU it cannot take, all is rolled back: Refused(sku_id) (over_limit when the buyer's hold
+    would pass the limit), or a 50102 when the buyer has no such live address. Retried whole on a
+    deadlock or lock wait timeout."""
+    prelude = [("DECLARE new_order_id VARCHAR(64)", {}),
+               # drawn before the transaction: a sequence is not transactional anyway
+               (f"SET new_order_id = {ORDER_ID}", {"minute": order_id_minute(order["created_time"])})]
+    statements = [(INSERT_ORDER_AT_ADDRESS_OR_SIGNAL, dict(order, errno=BAD_ADDRESS_ERRNO))]
     # lock order, everywhere: the order row (new, locks nothing), holds, then SKUs, ascending SKU id
-    statements += [(HOLD_WITHIN_LIMIT_OR_SIGNAL, {"user_id": order["user_id"], "sku_id": line.sku_id,
-                                                  "count": line.count, "errno": OVER_LIMIT_ERRNO})
-                   for line in lines if skus[line.sku_id]["limit_per_buyer"] is not None]
-    statements += [(DEDUCT_STOCK_OR_SIGNAL, {"sku_id": line.sku_id, "count": line.count, "errno": NOT_DEDUCTED_ERRNO})
-                   for line in lines]
-    statements += [(Q.insert_order_line.sql, {"order_id": order["order_id"], "sku_id": line.sku_id,
-                                              "count": line.count, "price": line.price})
-                   for line in lines]
+    ids = sorted(wanted)
+    statements += [(HOLD_WITHIN_LIMIT_OR_SIGNAL, {"user_id": order["user_id"], "sku_id": sku_id,
+                                                  "count": wanted[sku_id], "errno": OVER_LIMIT_ERRNO})
+                   for sku_id in ids]
+    statements += [(DEDUCT_STOCK_OR_SIGNAL, {"sku_id": sku_id, "count": wanted[sku_id], "errno": NOT_DEDUCTED_ERRNO})
+                   for sku_id in ids]
+    statements += [(INSERT_ORDER_LINE_AT_LOCKED_PRICE, {"sku_id": sku_id, "count": wanted[sku_id]}) for sku_id in ids]
+    statements += [(TOTAL_ORDER_AT_LINE_PRICES, {})]
+    answer = ("SELECT order_id, total_amount FROM order_info WHERE order_id = new_order_id", {})
     try:
-        await run_compound_transaction(pool, statements)
+        return (await run_compound_transaction(pool, statements, prelude=prelude, result=answer))[0]
     except pymysql.err.MySQLError as exc:
-        if exc.args and exc.args[0] == NOT_DEDUCTED_ERRNO:
-            raise OutOfStock(int(exc.args[1])) from None
-        if exc.args and exc.args[0] == OVER_LIMIT_ERRNO:
-            sku_id = int(exc.args[1])
-            raise PurchaseLimitReached(sku_id, skus[sku_id]["limit_per_buyer"]) from None
+        code = exc.args[0] if exc.args else None
+        if code == NOT_DEDUCTED_ERRNO:
+            raise Refused(int(exc.args[1])) from None
+        if code == OVER_LIMIT_ERRNO:
+            raise Refused(int(exc.args[1]), over_limit=True) from None
+        if code == BAD_ADDRESS_ERRNO:
+            raise BusinessError(BAD_ADDRESS, "收货地址无效") from None
         raise
 
 

@@ -67,17 +67,24 @@ async def wanted_items(redis, user_id, settlement_type, sku_id=None, buy_num=Non
     """{sku_id: count} the buyer is about to order: the cart's selected items (CART) or
     `sku_id` × `buy_num` (BUY_NOW). A bad selection or count is a 50101."""
     if settlement_type == CART:
-        wanted = {sid: item["count"] for sid, item in (await cart.read_cart(redis, user_id)).items()
-                  if item["selected"]}
-        if not wanted:
-            raise BusinessError(NOTHING_TO_SETTLE, "购物车中没有选中的商品")
-    else:
-        if sku_id is None and buy_num is None:  # the original pages: what the buyer last confirmed
-            remembered = await remembered_buy_now(redis, user_id)
-            sku_id, buy_num = remembered["sku_id"], remembered["buy_num"]
-        if sku_id is None or buy_num is None:
-            raise BusinessError(NOTHING_TO_SETTLE, "立即购买需要 sku_id 和 buy_num")
-        wanted = {sku_id: buy_num}
+        return selected_items(await cart.read_cart(redis, user_id))
+    if sku_id is None and buy_num is None:  # the original pages: what the buyer last confirmed
+        remembered = await remembered_buy_now(redis, user_id)
+        sku_id, buy_num = remembered["sku_id"], remembered["buy_num"]
+    if sku_id is None or buy_num is None:
+        raise BusinessError(NOTHING_TO_SETTLE, "立即购买需要 sku_id 和 buy_num")
+    return checked_counts({sku_id: buy_num})
+
+
+def selected_items(items) -> dict:
+    """{sku_id: count} of a cart's selected items; none selected is a 50101."""
+    wanted = {sid: item["count"] for sid, item in items.items() if item["selected"]}
+    if not wanted:
+        raise BusinessError(NOTHING_TO_SETTLE, "购物车中没有选中的商品")
+    return checked_counts(wanted)
+
+
+def checked_counts(wanted) -> dict:
     for sid, count in wanted.items():
         if not 1 <= count <= MAX_BUY_NUM:
             raise BusinessError(NOTHING_TO_SETTLE, f"商品[{sid}]的购买数量应在1到{MAX_BUY_NUM}之间")

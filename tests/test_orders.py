@@ -185,6 +185,28 @@ async def test_create_errors_change_nothing(api, services, shop):
     assert await services.redis.hkeys(f"cart_{user['id']}") == [str(sku)]
 
 
+@pytest.mark.gen_test(timeout=30)
+async def test_a_price_changed_while_the_order_is_made_is_the_price_paid(api, services, shop):
+    """The lines take the price of the SKU row the create statement has locked: a price change that
+    commits before the deduction is what the buyer pays, never a price read earlier."""
+    user = await shop.user()
+    sku = await shop.sku(price="100.00", stock=5)
+    await shop.put_in_cart(user, sku, 2)
+    async with shop.pool.acquire() as merchant:  # a price change holding the SKU row
+        await merchant.begin()
+        async with merchant.cursor() as cur:
+            await cur.execute("UPDATE sku SET price = 120.00 WHERE id = %s", (sku,))
+        creating = asyncio.ensure_future(create(api, user))
+        await asyncio.sleep(0.5)
+        assert not creating.done()  # waiting for the row the price change holds
+        await merchant.commit()
+    status, body = await creating
+    assert status == 200 and body["code"] == 200 and body["data"]["total_amount"] == "250.00", body
+    order = await shop.fetchone("SELECT total_amount FROM order_info WHERE order_id=%s", body["data"]["order_id"])
+    line = await shop.fetchone("SELECT price, count FROM order_goods WHERE order_id=%s", body["data"]["order_id"])
+    assert order["total_amount"] == Decimal("250.00") and (line["price"], line["count"]) == (Decimal("120.00"), 2)
+
+
 @pytest.mark.gen_test
 async def test_first_short_sku_rolls_back_the_whole_order(api, shop):
     user = await shop.user()

@@ -117,10 +117,17 @@ def test_order_line_view_keeps_the_contract_field_names():
 
 def test_compound_transaction_renames_parameters_per_statement_and_drops_comments():
     sql, params = db.compound_transaction([("UPDATE t SET a = %(a)s;", {"a": 1}),
-                                           ("-- a comment line\nUPDATE t SET a = %(a)s", {"a": 2})])
-    assert sql.startswith("BEGIN NOT ATOMIC START TRANSACTION;") and sql.endswith("COMMIT; END")
-    assert "%(a__0)s" in sql and "%(a__1)s" in sql and "a comment line" not in sql
-    assert params == {"a__0": 1, "a__1": 2}
+                                           ("-- a comment line\nUPDATE t SET a = %(a)s", {"a": 2})],
+                                          prelude=[("DECLARE v INT", {}), ("SET v = %(a)s", {"a": 0})],
+                                          result=("SELECT v + %(a)s AS answer", {"a": 3}))
+    lines = sql.splitlines()
+    assert lines[0] == "BEGIN NOT ATOMIC" and lines[-1] == "END"
+    # the prelude before the transaction, the result after its COMMIT
+    assert lines[1:4] == ["DECLARE v INT;", "SET v = %(a__1)s;", "START TRANSACTION;"]
+    assert lines[-3:-1] == ["COMMIT;", "SELECT v + %(a__6)s AS answer;"]
+    assert "UPDATE t SET a = %(a__3)s;" in lines and "UPDATE t SET a = %(a__4)s;" in lines
+    assert "a comment line" not in sql
+    assert params == {"a__1": 0, "a__3": 1, "a__4": 2, "a__6": 3}
 
 
 def test_the_deduct_fragment_is_sql_with_named_parameters():
