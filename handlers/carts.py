@@ -64,8 +64,7 @@ class CartHandler(BaseHandler):
     async def reply_cart(self):
         self.ok(views.cart(await cart.cart_lines(self.services, self.user["id"])))
 
-    def write_error(self, status_code, **kwargs):
-        exc = kwargs.get("exc_info", (None, None, None))[1]
-        if isinstance(exc, BusinessError) and exc.code in CART_CODES:
+    def answer_business_error(self, exc):
+        if exc.code in CART_CODES:
             exc.code = CART_CODES[exc.code]
-        super().write_error(status_code, **kwargs)
+        super().answer_business_error(exc)

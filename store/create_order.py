@@ -2,9 +2,9 @@
 
 Two round trips before the answer: one to Redis (the cart and its sold-out marks, one script) and
 ONE to MariaDB: a compound statement (`BEGIN NOT ATOMIC ... COMMIT; ... END`) that draws the order
-id, inserts the order with the receiver read from the buyer's address, counts limited SKUs into
-the buyer's hold, deducts each SKU in ascending id order (two orders never wait on each other in
-a circle) or stops it all on the first one it cannot take, inserts the lines at the prices of the
+id, inserts the order with the receiver read from the buyer's address, deducts each SKU in
+ascending id order (two orders never wait on each other in a circle) or stops it all on the first
+one it cannot take, counts limited SKUs into the buyer's hold, inserts the lines at the prices of the
 rows it just locked, totals them and answers with the order id and amount. The hot SKU rows are
 locked only while MariaDB runs the block server-side, never across a round trip to this (busy)
 event loop; a price changed between the buyer's confirmation and the commit is seen. Why a
@@ -189,12 +189,15 @@ async def insert_order_deducting_stock(pool, order, wanted) -> dict:
                # drawn before the transaction: a sequence is not transactional anyway
                (f"SET new_order_id = {ORDER_ID}", {"minute": order_id_minute(order["created_time"])})]
     statements = [(INSERT_ORDER_AT_ADDRESS_OR_SIGNAL, dict(order, errno=BAD_ADDRESS_ERRNO))]
-    # lock order, everywhere: the order row (new, locks nothing), holds, then SKUs, ascending SKU id
+    # lock order, everywhere: the order row (new, locks nothing), SKUs in ascending id order, then
+    # the buyer's holds. Nothing reads an SKU row before deducting it: a read in a compound
+    # statement takes a shared lock, and two orders sharing one and both wanting it exclusively
+    # deadlock.
     ids = sorted(wanted)
+    statements += [(DEDUCT_STOCK_OR_SIGNAL, {"sku_id": sku_id, "count": wanted[sku_id], "errno": NOT_DEDUCTED_ERRNO})
+                   for sku_id in ids]
     statements += [(HOLD_WITHIN_LIMIT_OR_SIGNAL, {"user_id": order["user_id"], "sku_id": sku_id,
                                                   "count": wanted[sku_id], "errno": OVER_LIMIT_ERRNO})
-                   for sku_id in ids]
-    statements += [(DEDUCT_STOCK_OR_SIGNAL, {"sku_id": sku_id, "count": wanted[sku_id], "errno": NOT_DEDUCTED_ERRNO})
                    for sku_id in ids]
     statements += [(INSERT_ORDER_LINE_AT_LOCKED_PRICE, {"sku_id": sku_id, "count": wanted[sku_id]}) for sku_id in ids]
     statements += [(TOTAL_ORDER_AT_LINE_PRICES, {})]

@@ -47,10 +47,10 @@ async def close_in_transaction(conn, redis, order_id, reason) -> bool:
         return False
     owner = await Q.get_order_owner(conn, order_id=order_id)
     lines = await rows(Q.get_order_lines(conn, order_id=order_id))  # ascending SKU id, as create locks
-    for line in lines:  # holds before stock, in the order create takes them
-        await Q.release_hold(conn, user_id=owner, sku_id=line["sku_id"], count=line["count"])
-    for line in lines:
+    for line in lines:  # stock before holds, in the order create takes them
         await Q.return_stock(conn, sku_id=line["sku_id"], count=line["count"])
+    for line in lines:
+        await Q.release_hold(conn, user_id=owner, sku_id=line["sku_id"], count=line["count"])
     # once committed, the units can be bought again: no sold-out mark may turn buyers away
     returned = [line["sku_id"] for line in lines]
     after_commit(conn, lambda: clear_sold_out(redis, returned))

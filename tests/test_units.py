@@ -1,5 +1,6 @@
 """Plain unit tests of the pure parts (no database, no Redis, no server)."""
 import re
+import time
 from datetime import datetime
 from decimal import Decimal
 
@@ -9,6 +10,7 @@ import db
 from handlers.base import int_param, str_param
 from handlers import views
 from store import status
+from store import auth
 from store.auth import check_pay_link_signature, pay_link_signature
 from store.clock import from_shanghai_text, shanghai_time_text
 from store.create_order import order_id_at
@@ -156,3 +158,15 @@ def test_an_attribute_error_inside_the_redis_client_is_an_outage_elsewhere_a_bug
     except AttributeError as exc:
         inside = exc  # raised inside redis-py's connection code: the outage, a 503
     assert is_unavailable(inside)
+
+
+def test_a_checked_token_is_remembered_only_until_it_expires():
+    secret = "unit-test-secret-0123456789abcdef0123"
+    token = auth.make_token("bob", secret, lifetime=1, user_id=7)
+    assert auth.read_token(token, secret) == ("bob", 7)
+    assert (token, secret) in auth._verified_tokens
+    assert auth.read_token(token, secret + "x") is None  # another secret: checked again, refused
+    assert auth.read_token(token[:-2] + "xx", secret) is None  # a forged signature is never a hit
+    exp = auth._verified_tokens[(token, secret)][2]
+    time.sleep(max(0.0, exp - time.time()) + 0.05)
+    assert auth.read_token(token, secret) is None  # remembered, but past the token's exp

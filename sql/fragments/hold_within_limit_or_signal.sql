@@ -1,8 +1,9 @@
 -- Not a query of its own: one line of the single-statement create-order transaction
--- (store/create_order.py), for every SKU of the order. When the SKU has a per-buyer limit, it
--- counts the units into the buyer's hold (the row lock serialises one buyer's concurrent orders)
--- and stops the whole statement with :errno and the SKU id when the hold would pass the limit,
--- read from the SKU row itself. An SKU without a limit (or no such SKU) holds nothing.
+-- (store/create_order.py), for every SKU of the order, after its deduction (so this transaction
+-- holds the SKU row: reading it here takes no lock another order could deadlock with). When the
+-- SKU has a per-buyer limit, it counts the units into the buyer's hold (the row lock serialises
+-- one buyer's concurrent orders) and stops the whole statement with :errno and the SKU id when the
+-- hold would pass the limit. An SKU without a limit holds nothing.
 IF (SELECT limit_per_buyer IS NOT NULL FROM sku WHERE id = :sku_id) THEN
   INSERT INTO buyer_hold (user_id, sku_id, held) VALUES (:user_id, :sku_id, :count)
   ON DUPLICATE KEY UPDATE held = held + :count;
