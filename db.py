@@ -5,6 +5,7 @@ no aiomysql adapter, so `AioMySQLAdapter` below is the small one it needs: each 
 through its own DictCursor.
 """
 import asyncio
+import functools
 import logging
 import random
 import re
@@ -369,15 +370,26 @@ def compound_transaction(statements, *, prelude=(), result=None):
     one round trip: row locks taken inside it are held for no client round trip at all. Values
     still go through the driver's escaping; only our own SQL text is joined.
     """
-    parts, params = ["BEGIN NOT ATOMIC"], {}
     every = [*prelude, ("START TRANSACTION", {}), *statements, ("COMMIT", {})] + ([result] if result else [])
+    texts, params = [], {}
     for k, (sql, values) in enumerate(every):
         sql, values = expand_lists(sql, values)
+        texts.append(sql)
+        for name, value in values.items():
+            params[f"{name}__{k}"] = value
+    return _compound_text(tuple(texts)), params
+
+
+@functools.lru_cache(maxsize=512)
+def _compound_text(texts):
+    """The block's text for these statements: made once per shape (e.g. per number of SKUs in an
+    order), not on every create."""
+    parts = ["BEGIN NOT ATOMIC"]
+    for k, sql in enumerate(texts):
         sql = "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
         parts.append(re.sub(r"%\((\w+)\)s", rf"%(\1__{k})s", sql.strip().rstrip(";")) + ";")
-        params.update({f"{name}__{k}": value for name, value in values.items()})
     parts.append("END")
-    return "\n".join(parts), params
+    return "\n".join(parts)
 
 
 async def run_compound_transaction(pool, statements, *, prelude=(), result=None, attempts=8):

@@ -8,6 +8,7 @@ tests and tools that build an App without metrics still work.
 import os
 import shutil
 import tempfile
+import time
 
 _metrics = None
 
@@ -95,8 +96,18 @@ def refunds_pending(count):
         _metrics.refunds_pending.set(count)
 
 
+POOL_SAMPLE_INTERVAL = 1.0  # seconds: the gauges are read every few seconds at most
+_pool_sampled_at = float("-inf")
+
+
 def pool_use(pool):
+    """The pool gauges, set at most once per POOL_SAMPLE_INTERVAL (each set writes the shared files)."""
+    global _pool_sampled_at
     if _metrics is not None and pool is not None:
+        now = time.monotonic()
+        if now - _pool_sampled_at < POOL_SAMPLE_INTERVAL:
+            return
+        _pool_sampled_at = now
         in_use = pool.size - pool.freesize
         _metrics.pool.labels("in_use").set(in_use)
         _metrics.pool.labels("idle").set(pool.freesize)
