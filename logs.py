@@ -16,7 +16,8 @@ import metrics
 current_request_id = contextvars.ContextVar("request_id", default=None)
 SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 TEXT_FORMAT = "%(asctime)s %(process)d %(levelname)s %(name)s [%(request_id)s]: %(message)s"
-access_log = logging.getLogger("dadashop.access")
+ACCESS_LOGGER = "dadashop.access"
+access_log = logging.getLogger(ACCESS_LOGGER)
 
 
 def request_id_for(given: str | None) -> str:
@@ -32,12 +33,12 @@ class RequestIdFilter(logging.Filter):
 
 
 class BatchingStreamHandler(logging.StreamHandler):
-    """A StreamHandler that writes INFO lines in batches: one write per FLUSH_INTERVAL (or per
-    CAPACITY lines) instead of one per line, which at flash-sale rates was a write system call per
-    request. A WARNING or worse is written at once, with everything before it (so the order of
-    lines is kept); outside an event loop (start-up, threads) every line is written at once; the
-    rest at exit (logging.shutdown). A worker killed outright loses at most FLUSH_INTERVAL of INFO
-    lines, never an error line."""
+    """A StreamHandler that writes the access log's INFO lines in batches: one write per
+    FLUSH_INTERVAL (or per CAPACITY lines) instead of one per line, which at flash-sale rates was a
+    write system call per request. Every other line (a warning, an error, a worker starting or
+    stopping) is written at once, with the batched lines before it, so the order of lines is kept;
+    outside an event loop every line is written at once; what is left at exit, by logging.shutdown.
+    A worker killed outright loses at most FLUSH_INTERVAL of access lines of answered requests."""
     FLUSH_INTERVAL = 0.2  # seconds
     CAPACITY = 256
 
@@ -52,7 +53,7 @@ class BatchingStreamHandler(logging.StreamHandler):
         except Exception:  # noqa: BLE001 - logging's own policy: report, never raise
             self.handleError(record)
             return
-        if record.levelno >= logging.WARNING or len(self.pending) >= self.CAPACITY:
+        if record.levelno >= logging.WARNING or record.name != ACCESS_LOGGER or len(self.pending) >= self.CAPACITY:
             self.flush()
         elif self.timer is None:
             try:

@@ -301,7 +301,8 @@ async def drain(config, app, server, background):
         await asyncio.sleep(0.05)
     await close_services(app.services, timeout=max(0.1, deadline - time.monotonic() - 0.5))
     log.info("pid %d: stopped", os.getpid())
-    logs.flush()  # the lines batched for this loop, before it ends
+    metrics.flush()  # the samples and lines batched for this loop, before it ends
+    logs.flush()
 
 
 def fork_workers(count, sockets=()):

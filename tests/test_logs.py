@@ -55,3 +55,36 @@ def test_text_logs_for_development(server_db, redis_url, tmp_path):
         stop(proc, log)
     text = log_path.read_text()
     assert "[dev-1]: 200 GET /v1/goods/skus" in text and not text.lstrip().startswith("{")
+
+
+def test_access_lines_are_written_in_batches_and_any_other_line_at_once():
+    import asyncio
+    import io
+    import logging
+
+    import logs
+    stream = io.StringIO()
+    handler = logs.BatchingStreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(name)s %(message)s"))
+    access, other = logging.getLogger(logs.ACCESS_LOGGER), logging.getLogger("dadashop.test")
+
+    def emit(logger, level, message):
+        handler.handle(logger.makeRecord(logger.name, level, __file__, 1, message, (), None))
+
+    async def main():
+        emit(access, logging.INFO, "200 first")
+        emit(access, logging.INFO, "200 second")
+        assert stream.getvalue() == ""  # held for the batch
+        emit(other, logging.INFO, "pid 1: serving")  # not an access line: at once, after the held ones
+        assert stream.getvalue().splitlines() == ["dadashop.access 200 first", "dadashop.access 200 second",
+                                                  "dadashop.test pid 1: serving"]
+        emit(access, logging.INFO, "200 third")
+        await asyncio.sleep(logs.BatchingStreamHandler.FLUSH_INTERVAL + 0.1)
+        assert stream.getvalue().splitlines()[-1] == "dadashop.access 200 third"  # the timer wrote it
+        emit(access, logging.INFO, "200 fourth")
+        emit(access, logging.WARNING, "404 fifth")  # an error status: at once
+        assert stream.getvalue().splitlines()[-2:] == ["dadashop.access 200 fourth", "dadashop.access 404 fifth"]
+
+    asyncio.run(main())
+    emit(access, logging.INFO, "200 outside a loop")  # no loop to batch on: at once
+    assert stream.getvalue().splitlines()[-1] == "dadashop.access 200 outside a loop"

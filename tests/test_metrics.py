@@ -2,8 +2,10 @@
 import json
 import re
 import signal
+import time
 import urllib.request
 
+import metrics
 from tests.helpers import SHIPMENT, start_server
 
 
@@ -51,6 +53,7 @@ def test_a_purchase_moves_the_counters_seen_from_any_worker(server_db, redis_url
         call(port, "POST", f"/v1/admin/orders/{order_id}/ship", SHIPMENT, headers={"X-Admin-Key": "metrics-key"})
         # a cancel closes the Alipay trade: one gateway call, whatever its outcome here
         call(port, "POST", "/v1/orders/processing/", {"status": 2, "order_id": order_id}, headers=token)
+        time.sleep(metrics.FLUSH_INTERVAL + 0.5)  # each worker writes its per-request samples once a second
         status, after = call(port, "GET", "/metrics")
     finally:
         proc.send_signal(signal.SIGTERM)
