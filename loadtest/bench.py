@@ -25,7 +25,7 @@ from loadtest.stats import children_of
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "loadtest" / "out"
-ORDER = ["ceiling", "hot-sku", "flash-sale", "read", "steady"]
+ORDER = ["ceiling", "hot-sku", "flash-sale", "read", "read-uncached", "steady"]
 
 
 def wait_for_port(port, timeout=30):
@@ -135,7 +135,7 @@ def operation_rate(report):
     name = report["scenario"]
     if name == "ceiling":
         return report["tx_per_s"], "transaction"
-    if name == "read":
+    if name in ("read", "read-uncached"):
         return report["pages_per_s"], "page"
     if name == "hot-sku":
         return report["orders_per_s"], "order"
@@ -152,7 +152,7 @@ def print_table(reports):
             tp, lat = f"{r['tx_per_s']:.0f} tx/s", r["latency_ms"]
         elif name in ("hot-sku", "flash-sale"):
             tp, lat = f"{r['orders_per_s']:.0f} orders/s", r["latency_ms"]
-        elif name == "read":
+        elif name in ("read", "read-uncached"):
             tp, lat = f"{r['pages_per_s']:.0f} pages/s", r["latency_ms"]
         else:
             tp, lat = f"{r['requests_per_s']:.0f} req/s ({r['orders_per_s']:.0f} orders/s)", r["operations"].get(

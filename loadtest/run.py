@@ -10,6 +10,7 @@ import asyncio
 import collections
 import json
 import os
+import random
 import sys
 import time
 
@@ -188,8 +189,11 @@ def latencies(samples):
             "max": lat[-1] if lat else 0.0}
 
 
-async def read(args):
-    """Order list pages (one page of `page_size`) for buyers with `orders_per_buyer` orders each."""
+async def read(args, *, cached=True):
+    """Order list pages for buyers with `orders_per_buyer` orders each. `read`: one page of
+    `page_size`, asked over and over as a storefront does (served from the order-list cache after
+    each buyer's first, unmeasured, visit). `read-uncached`: every request asks a page never asked
+    before (buyer × page size 1..50), so every one is a cache miss served by the database."""
     conn = prepare.connect(args.mysql_url)
     tag = prepare.new_tag()
     t = time.perf_counter()
@@ -200,40 +204,59 @@ async def read(args):
 
     recorder = Recorder()
     client = Client(args.base_url, args.concurrency, recorder)
-    params = {"status": "1", "order_status": "0", "page": "1", "page_size": str(args.page_size)}
-    # each buyer's first page is read once before the clock starts, as a buyer's earlier visits
-    # would have: the measured reads are served from the order-list cache (a miss: see RESULTS.md)
-    await limited(args.concurrency, [lambda b=b: client.call("warm", "GET", P, token=b["token"], params=params)
-                                     for b in buyers])
-    recorder.samples.clear()
+
+    def params(page_size):
+        return {"status": "1", "order_status": "0", "page": "1", "page_size": str(page_size)}
+
+    if cached:
+        # each buyer's first page is read once before the clock starts, as a buyer's earlier visits
+        # would have: the measured reads are served from the order-list cache
+        await limited(args.concurrency, [lambda b=b: client.call("warm", "GET", P, token=b["token"],
+                                                                 params=params(args.page_size))
+                                         for b in buyers])
+        recorder.samples.clear()
+        asks = None
+    else:  # every (buyer, page size) once, in an order that spreads buyers and sizes
+        asks = [(b, size) for size in range(1, MAX_PAGE_SIZE + 1) for b in buyers]
+        random.Random(7).shuffle(asks)
     bad_pages = []
     deadline = time.perf_counter() + args.duration
 
     async def worker(k):
         i = k
         while time.perf_counter() < deadline:
-            b = buyers[i % len(buyers)]
-            i += args.concurrency
-            _, body, _ = await client.call("list", "GET", P, token=b["token"], params=params)
+            if asks is None:
+                b, size = buyers[i % len(buyers)], args.page_size
+                i += args.concurrency
+            elif asks:
+                b, size = asks.pop()
+            else:
+                return  # every page asked once: no request may be a hit
+            _, body, _ = await client.call("list", "GET", P, token=b["token"], params=params(size))
             if body and body.get("code") == 200 and (len(body["data"]["orders_list"]) != min(
-                    args.page_size, args.orders_per_buyer) or body["data"]["total"] != args.orders_per_buyer):
+                    size, args.orders_per_buyer) or body["data"]["total"] != args.orders_per_buyer):
                 bad_pages.append(body["data"]["total"])
 
     recorder.start = time.perf_counter()
+    name = "read" if cached else "read-uncached"
     with CpuMeter(args.service_pid) as cpu:
-        await with_progress(asyncio.gather(*[worker(k) for k in range(args.concurrency)]), recorder, None, "read")
+        await with_progress(asyncio.gather(*[worker(k) for k in range(args.concurrency)]), recorder, None, name)
     await client.close()
     conn.close()
     summary = recorder.summary()
     print_summary(summary)
     s = summary.get("list", {})
-    return {"scenario": "read", "buyers": len(buyers), "orders_per_buyer": args.orders_per_buyer,
-            "page_size": args.page_size, "concurrency": args.concurrency, "pages_per_s": s.get("rate", 0.0),
+    return {"scenario": name, "buyers": len(buyers), "orders_per_buyer": args.orders_per_buyer,
+            "page_size": args.page_size if cached else f"1-{MAX_PAGE_SIZE}", "concurrency": args.concurrency,
+            "pages_per_s": s.get("rate", 0.0),
             "latency_ms": {k: s.get(k) for k in ("p50", "p95", "p99", "max")}, "http": s.get("http"),
             "codes": s.get("codes"), "errors": dict(recorder.errors), "cpu_cores": cpu.report(),
             "timeline": timeline(recorder, cpu),
             "check": {"pages_with_wrong_content": len(bad_pages), "ok": not bad_pages and set(s.get("codes", {}))
                       == {200}}}
+
+
+MAX_PAGE_SIZE = 50  # the service's own limit on page_size
 
 
 async def steady(args):
@@ -375,13 +398,14 @@ async def ceiling(args):
 
 
 SCENARIOS = {"flash-sale": lambda a: sale(a, hot=False), "hot-sku": lambda a: sale(a, hot=True),
-             "steady": steady, "read": read, "ceiling": ceiling}
+             "steady": steady, "read": read, "read-uncached": lambda a: read(a, cached=False), "ceiling": ceiling}
 
 DEFAULTS = {  # per scenario: buyers, stock, concurrency, duration
     "flash-sale": dict(buyers=2000, stock=500, concurrency=64),
     "hot-sku": dict(buyers=4000, stock=None, concurrency=64),
     "steady": dict(buyers=1000, stock=None, concurrency=32, duration=30),
     "read": dict(buyers=200, concurrency=32, duration=15),
+    "read-uncached": dict(buyers=200, concurrency=32, duration=8),
     "ceiling": dict(concurrency=64, duration=10),
 }
 
