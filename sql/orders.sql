@@ -58,6 +58,28 @@ WHERE user_id = :user_id AND (:order_status = 0 OR status = :order_status)
 ORDER BY created_time DESC, order_id DESC
 LIMIT :limit OFFSET :offset;
 
+-- name: list_orders_page_with_lines
+-- One page of the buyer's orders, newest first, each with its lines as a JSON array (what the list
+-- shows of each SKU, sale attributes in the SPU's order; prices as text, exact), and the number of
+-- all the buyer's orders (in `order_status`, or all when it is 0): one round trip for the whole
+-- page. The lines are read for the page's orders only (the derived table is the page).
+SELECT p.*,
+       (SELECT JSON_ARRAYAGG(JSON_OBJECT(
+                   'sku_id', og.sku_id, 'count', og.count, 'price', CAST(og.price AS CHAR), 'name', sku.name,
+                   'image', sku.default_image_url,
+                   'attrs', (SELECT JSON_ARRAYAGG(JSON_ARRAY(a.name, v.name) ORDER BY a.sort, a.id)
+                             FROM sale_attr_value v JOIN spu_sale_attr a ON a.id = v.spu_sale_attr_id
+                             WHERE v.sku_id = og.sku_id)) ORDER BY og.sku_id)
+        FROM order_goods og JOIN sku ON sku.id = og.sku_id
+        WHERE og.order_id = p.order_id) AS lines_json
+FROM (SELECT order_id, status, total_count, total_amount, freight, created_time, pay_deadline, paid_time,
+             receiver, receiver_mobile, address, tag, carrier, tracking_no, shipped_time, COUNT(*) OVER () AS total
+      FROM order_info
+      WHERE user_id = :user_id AND (:order_status = 0 OR status = :order_status)
+      ORDER BY created_time DESC, order_id DESC
+      LIMIT :limit OFFSET :offset) p
+ORDER BY p.created_time DESC, p.order_id DESC;
+
 -- name: get_lines_with_attrs_of_orders
 -- All lines of one page of orders with what the list shows of each SKU, sale attributes included
 -- (one row per line and attribute, in the SPU's order), in one query.
