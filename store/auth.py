@@ -4,8 +4,10 @@ import base64
 import concurrent.futures
 import hashlib
 import hmac
+import json
 import multiprocessing
 import os
+import re
 import signal
 import time
 
@@ -128,15 +130,59 @@ def make_token(username: str, secret: str, lifetime: int = TOKEN_LIFETIME, *, us
 VERIFIED_TOKENS_MAX = 50_000
 _verified_tokens = {}
 
+# The header of every token make_token issues, and the only claims it puts in. A token of exactly
+# that shape is checked here directly (HMAC-SHA256 over header.payload, compared in constant time;
+# `exp` in the future): a fifth of PyJWT's cost, which re-validates the key and each base64
+# character in Python. Any other token (another header, other claims) goes through PyJWT, which
+# the tests use as the oracle for this path.
+OUR_HEADER = jwt.encode({}, "0" * 32, algorithm="HS256").split(".")[0]
+OUR_CLAIMS = {"username", "exp", "uid"}
+BASE64URL = re.compile(r"[A-Za-z0-9_-]+")
+NOT_OURS = object()
+
+
+def _b64decode(segment):
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+def _payload_of_our_token(token, secret):
+    """The payload of a valid, unexpired token of make_token's shape; None when invalid; NOT_OURS
+    when it has another shape (PyJWT decides)."""
+    header, _, rest = token.partition(".")
+    if header != OUR_HEADER:
+        return NOT_OURS
+    payload_part, _, signature_part = rest.partition(".")
+    if "=" in rest:  # padded segments (ours never are): PyJWT's rules for them
+        return NOT_OURS
+    if not (BASE64URL.fullmatch(payload_part) and BASE64URL.fullmatch(signature_part)):
+        return None
+    expected = hmac.new(secret.encode(), f"{header}.{payload_part}".encode(), hashlib.sha256).digest()
+    try:
+        if not hmac.compare_digest(expected, _b64decode(signature_part)):
+            return None
+        payload = json.loads(_b64decode(payload_part))
+    except ValueError:  # binascii.Error and JSONDecodeError are ValueErrors
+        return None
+    if not isinstance(payload, dict) or not set(payload) <= OUR_CLAIMS:
+        return NOT_OURS
+    exp = payload.get("exp")
+    if not isinstance(exp, int) or isinstance(exp, bool):
+        return NOT_OURS  # PyJWT's rules for the rest (it takes a numeric string, for one)
+    return payload if exp > time.time() else None
+
 
 def read_token(token: str, secret: str) -> tuple[str, int | None] | None:
     """(username, user id or None) of a valid, unexpired token; None for anything else."""
     known = _verified_tokens.get((token, secret))
     if known is not None and known[2] > time.time():
         return known[0], known[1]
-    try:
-        payload = jwt.decode(token, secret, algorithms=["HS256"], options={"require": ["exp"]})
-    except jwt.PyJWTError:
+    payload = _payload_of_our_token(token, secret)
+    if payload is NOT_OURS:
+        try:
+            payload = jwt.decode(token, secret, algorithms=["HS256"], options={"require": ["exp"]})
+        except jwt.PyJWTError:
+            return None
+    if payload is None:
         return None
     username, user_id = payload.get("username"), payload.get("uid")
     if not isinstance(username, str) or not username:
@@ -145,7 +191,7 @@ def read_token(token: str, secret: str) -> tuple[str, int | None] | None:
         user_id = None  # an older token, or none of ours: look the user up by name
     if len(_verified_tokens) >= VERIFIED_TOKENS_MAX:
         _verified_tokens.clear()  # simpler than LRU, and a refill costs one check per buyer
-    _verified_tokens[(token, secret)] = (username, user_id, payload["exp"])
+    _verified_tokens[(token, secret)] = (username, user_id, float(payload["exp"]))
     return username, user_id
 
 

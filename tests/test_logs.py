@@ -88,3 +88,19 @@ def test_access_lines_are_written_in_batches_and_any_other_line_at_once():
     asyncio.run(main())
     emit(access, logging.INFO, "200 outside a loop")  # no loop to batch on: at once
     assert stream.getvalue().splitlines()[-1] == "dadashop.access 200 outside a loop"
+
+
+def test_new_request_ids_are_unique_and_a_forked_worker_draws_its_own():
+    import os
+
+    import logs
+    ids = {logs.new_request_id() for _ in range(10000)}
+    assert len(ids) == 10000 and all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: what a forked worker would draw first
+        os.write(write, logs.new_request_id().encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child_id = os.read(read, 64).decode()
+    assert len(child_id) == 32 and child_id[:20] != logs.new_request_id()[:20]

@@ -170,3 +170,49 @@ def test_a_checked_token_is_remembered_only_until_it_expires():
     exp = auth._verified_tokens[(token, secret)][2]
     time.sleep(max(0.0, exp - time.time()) + 0.05)
     assert auth.read_token(token, secret) is None  # remembered, but past the token's exp
+
+
+def test_tokens_of_our_shape_are_checked_as_pyjwt_checks_them():
+    """read_token checks make_token's tokens itself (a fifth of PyJWT's cost): for every token, valid
+    or not, of our shape or not, it must answer what PyJWT answers."""
+    import base64
+    import json as json_module
+
+    import jwt
+    secret = "unit-test-secret-" + "0123456789abcdef" * 4  # long enough for HS512 too
+    now = int(time.time())
+
+    def pyjwt_answer(token):
+        try:
+            payload = jwt.decode(token, secret, algorithms=["HS256"], options={"require": ["exp"]})
+        except jwt.PyJWTError:
+            return None
+        uid = payload.get("uid")
+        return payload["username"], uid if isinstance(uid, int) and not isinstance(uid, bool) and uid >= 1 else None
+
+    def b64(data):
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    good = auth.make_token("bob", secret, user_id=7)
+    header, payload, signature = good.split(".")
+    forged_payload = b64(json_module.dumps({"username": "eve", "exp": now + 60, "uid": 1}).encode())
+    tokens = [
+        good, auth.make_token("amy", secret), auth.make_token("old", secret, lifetime=-5, user_id=3),
+        auth.make_token("bob", secret + "x", user_id=7),                  # another secret
+        f"{header}.{forged_payload}.{signature}",                          # payload changed, old signature
+        f"{header}.{payload}.{signature[:-2]}AA",                          # signature changed
+        f"{header}.{payload}.{signature}=", f"{header}.{payload}.{signature}==", f"{header}.{payload}==.{signature}",
+        f"{header}.{payload}!.{signature}", f"{header}.{payload}", f"{header}.{payload}.",
+        f"{header}.{payload}.{signature}.extra", "", "...", "not a token",
+        jwt.encode({"username": "nbf", "exp": now + 60, "nbf": now + 30}, secret, algorithm="HS256"),
+        jwt.encode({"username": "iat", "exp": now + 60, "iat": now}, secret, algorithm="HS256"),
+        jwt.encode({"username": "noexp"}, secret, algorithm="HS256"),
+        jwt.encode({"username": "strexp", "exp": str(now + 60)}, secret, algorithm="HS256"),
+        jwt.encode({"username": "hs512", "exp": now + 60}, secret, algorithm="HS512"),
+        jwt.encode({"username": "kid", "exp": now + 60}, secret, algorithm="HS256", headers={"kid": "1"}),
+    ]
+    for token in tokens:
+        auth._verified_tokens.clear()
+        assert auth.read_token(token, secret) == pyjwt_answer(token), token
+    # and the fast path is the one taken for our own tokens
+    assert auth._payload_of_our_token(good, secret)["username"] == "bob"
