@@ -52,12 +52,13 @@ class OrderProcessingHandler(BaseHandler):
         page = self.query_int("page", required=False, default=1, minimum=1, maximum=100000)
         page_size = self.query_int("page_size", required=False, default=10, minimum=1, maximum=50)
         which = (self.user["id"], order_status_, page, page_size)
-        text, version = await order_list.cached_page(self.services.redis, *which)
-        if text is None:
+        page_json, version = await order_list.cached_page(self.services.redis, *which)
+        if page_json is None:
             text = views.dumps(views.order_page(await order_list.list_orders(self.services, *which)))
             await order_list.cache_page(self.services.redis, *which, version, text)
-        # the cached JSON as it is, inside the envelope
-        self.finish('{"code":200,"data":%s,"base_url":%s}' % (text, json.dumps(image_base(self.config))))
+            page_json = text.encode()
+        # the page's JSON as it is, inside the envelope
+        self.finish(b'{"code":200,"data":%s,"base_url":%s}' % (page_json, json.dumps(image_base(self.config)).encode()))
 
     async def confirm_receipt(self):
         order_id = self.query_str("order_id", max_length=64, pattern=ORDER_ID_PATTERN)

@@ -11,6 +11,8 @@ import json
 import secrets
 from decimal import Decimal
 
+from redis.client import NEVER_DECODE
+
 from db import Q, after_commit, rows
 
 LIST_CACHE_TTL = 60
@@ -114,20 +116,24 @@ def orders_changed_after_commit(conn, redis, user_id):
         after_commit(conn, lambda: orders_changed(redis, user_id))
 
 
-async def cached_page(redis, user_id, order_status, page, page_size) -> tuple[str | None, str]:
-    """(the cached text of this page if it is current, else None; the version to store a fresh one under).
+async def cached_page(redis, user_id, order_status, page, page_size) -> tuple[bytes | None, str]:
+    """(the cached JSON of this page if it is current, as the bytes Redis holds, else None; the
+    version to store a fresh one under).
 
     Read the version BEFORE the database: a change committed meanwhile replaces it, so a page
-    stored under it can only be served if nothing changed since.
+    stored under it can only be served if nothing changed since. The page comes back undecoded:
+    it is written to the buyer as it is (no UTF-8 decoding and encoding again).
     """
-    version, cached = await redis.mget([orders_version_key(user_id),
-                                        order_list_key(user_id, order_status, page, page_size)])
+    version, cached = await redis.execute_command(
+        "MGET", orders_version_key(user_id), order_list_key(user_id, order_status, page, page_size),
+        **{NEVER_DECODE: True})
     if version is None:  # first read, or the key was lost: start a version (another reader may win)
         await redis.set(orders_version_key(user_id), secrets.token_hex(8), nx=True, ex=ORDERS_VERSION_TTL)
         return None, await redis.get(orders_version_key(user_id))
+    version = version.decode()
     if cached is not None:
-        cached_version, _, text = cached.partition("|")
-        if cached_version == version:
+        cached_version, _, text = cached.partition(b"|")
+        if cached_version.decode() == version:
             return text, version
     return None, version
 
