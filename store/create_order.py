@@ -22,7 +22,7 @@ from store import cart
 from store.catalog import skus_by_id
 from store.clock import SHANGHAI, shanghai_time_text, utcnow
 from store.errors import BAD_ADDRESS, UNKNOWN_SKU, BusinessError, NotOnSale, OutOfStock, PurchaseLimitReached
-from store.order_list import orders_changed
+from store.order_list import ORDERS_VERSION_TTL, new_orders_version, orders_changed, orders_version_key
 from store.settle import CART, selected_items, wanted_items
 from store.sold_out import first_sold_out, mark_sold_out, sold_out_key
 from store.status import AWAITING_PAYMENT
@@ -238,10 +238,26 @@ async def after_create_best_effort(services, user_id, bought_sku_ids):
         task.set_name(BEST_EFFORT_TASK)  # a shutdown does not wait for it
 
 
+# After a create on one Redis server: the bought items out of the cart and a new orders version,
+# as one command (a pipeline object costs a third more CPU than a script call). On a Redis
+# Cluster the two keys live in different slots: a pipeline sends each to its node.
+_CLEAN_UP_SCRIPT = """
+if #ARGV > 2 then redis.call('HDEL', KEYS[1], unpack(ARGV, 3)) end
+redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[2])
+return 1
+"""
+
+
 async def _clean_up(redis, user_id, bought_sku_ids):
+    fields = [str(sku_id) for sku_id in bought_sku_ids]
+    if not is_cluster_client(redis):
+        script = redis.register_script(_CLEAN_UP_SCRIPT)
+        await script(keys=[cart.cart_key(user_id), orders_version_key(user_id)],
+                     args=[new_orders_version(), ORDERS_VERSION_TTL, *fields])
+        return
     async with redis.pipeline(transaction=False) as pipe:
-        if bought_sku_ids:
-            pipe.hdel(cart.cart_key(user_id), *[str(sku_id) for sku_id in bought_sku_ids])
+        if fields:
+            pipe.hdel(cart.cart_key(user_id), *fields)
         orders_changed(pipe, user_id)
         await pipe.execute()
 

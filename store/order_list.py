@@ -107,7 +107,11 @@ def orders_changed(redis, user_id):
     """The buyer's orders changed (committed): every cached page of theirs is stale.
 
     Returns the command: await it on a client; on a pipeline it is queued with the others."""
-    return redis.set(orders_version_key(user_id), secrets.token_hex(8), ex=ORDERS_VERSION_TTL)
+    return redis.set(orders_version_key(user_id), new_orders_version(), ex=ORDERS_VERSION_TTL)
+
+
+def new_orders_version() -> str:
+    return secrets.token_hex(8)
 
 
 def orders_changed_after_commit(conn, redis, user_id):
