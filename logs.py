@@ -4,9 +4,11 @@ returned in the response header."""
 import asyncio
 import contextvars
 import itertools
+import json
 import logging
 import os
 import re
+import time
 
 from pythonjsonlogger.json import JsonFormatter
 
@@ -68,11 +70,17 @@ class BatchingStreamHandler(logging.StreamHandler):
 
     def emit(self, record):
         try:
-            self.pending.append(self.format(record) + self.terminator)
+            line = self.format(record)
         except Exception:  # noqa: BLE001 - logging's own policy: report, never raise
             self.handleError(record)
             return
-        if record.levelno >= logging.WARNING or record.name != ACCESS_LOGGER or len(self.pending) >= self.CAPACITY:
+        self.add_line(line, urgent=record.levelno >= logging.WARNING or record.name != ACCESS_LOGGER)
+
+    def add_line(self, line, *, urgent=False):
+        """A formatted line: written with the next batch, or at once (with the batch) when urgent."""
+        with self.lock:
+            self.pending.append(line + self.terminator)
+        if urgent or len(self.pending) >= self.CAPACITY:
             self.flush()
         elif self.timer is None:
             try:
@@ -113,6 +121,35 @@ def configure(log_format="json", level=logging.INFO, access="all"):
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    global _json_lines
+    _json_lines = handler if log_format == "json" else None
+
+
+# The handler of configure("json"): an access line of an answered request is written straight to it
+# as the JSON its formatter would make (access_line), not through a LogRecord, a filter and the
+# formatter — three times the CPU, and at flash-sale rates a tenth of a sold-out answer. Used only
+# while logging is as configure() left it; any other set-up gets every line through `logging`.
+_json_lines = None
+_second = [None, ""]  # the last whole second formatted, and its text
+
+
+def access_line(status, method, path, ms, client, request_id, now=None) -> str:
+    """The JSON line the configured formatter makes of the access record of an answered request."""
+    now = time.time() if now is None else now
+    second = int(now)
+    if _second[0] != second:
+        _second[:] = [second, time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second))]
+    return json.dumps({"time": f"{_second[1]},{int((now - second) * 1000):03d}", "level": "INFO",
+                       "logger": ACCESS_LOGGER, "process": os.getpid(),
+                       "message": "%d %s %s %.1fms" % (status, method, path, ms), "status": status, "method": method,
+                       "path": path, "duration_ms": round(ms, 2), "client": client,
+                       "request_id": current_request_id.get() or "-" if request_id is None else request_id},
+                      ensure_ascii=False)
+
+
+def _writes_access_lines_directly() -> bool:
+    return (_json_lines is not None and logging.root.handlers == [_json_lines] and not access_log.handlers
+            and access_log.propagate and not access_log.filters and access_log.isEnabledFor(logging.INFO))
 
 
 def log_request(handler):
@@ -126,6 +163,10 @@ def log_request(handler):
     metrics.pool_use(getattr(services, "pool", None))
     if level == logging.INFO and not access_log.isEnabledFor(logging.INFO):
         return  # DADASHOP_ACCESS_LOG=errors: a formatted line per answered request costs CPU at flash-sale rates
+    if level == logging.INFO and _writes_access_lines_directly():
+        _json_lines.add_line(access_line(status, request.method, request.path, ms, request.remote_ip,
+                                         getattr(handler, "request_id", None)))
+        return
     access_log.log(level, "%d %s %s %.1fms", status, request.method, request.path, ms,
                    extra={"status": status, "method": request.method, "path": request.path,
                           "duration_ms": round(ms, 2), "client": request.remote_ip})

@@ -104,3 +104,43 @@ def test_new_request_ids_are_unique_and_a_forked_worker_draws_its_own():
     os.waitpid(pid, 0)
     child_id = os.read(read, 64).decode()
     assert len(child_id) == 32 and child_id[:20] != logs.new_request_id()[:20]
+
+
+def test_the_direct_access_line_is_the_line_the_formatter_makes():
+    """An answered request's access line skips the LogRecord and the formatter (logs.access_line):
+    it must be exactly what they would have written, field for field, in the same order."""
+    import io
+    import json as json_module
+    import logging
+
+    import logs
+    root = logging.getLogger()
+    saved_handlers, saved_level, saved_access_level = root.handlers[:], root.level, logs.access_log.level
+    try:
+        logs.configure("json")
+        handler = root.handlers[0]
+        handler.stream = io.StringIO()
+        assert logs._writes_access_lines_directly()
+        token = logs.current_request_id.set("req-1")
+        try:
+            logs.access_log.info("%d %s %s %.1fms", 200, "POST", "/v1/orders/processing/", 12.345,
+                                 extra={"status": 200, "method": "POST", "path": "/v1/orders/processing/",
+                                        "duration_ms": round(12.345, 2), "client": "10.0.0.7"})
+            handler.add_line(logs.access_line(200, "POST", "/v1/orders/processing/", 12.345, "10.0.0.7", None))
+        finally:
+            logs.current_request_id.reset(token)
+        handler.flush()
+        through_logging, direct = [json_module.loads(line) for line in handler.stream.getvalue().splitlines()]
+        assert list(direct) == list(through_logging)  # the same fields in the same order
+        assert {**direct, "time": None} == {**through_logging, "time": None}
+        import re
+        shape = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}")
+        assert shape.fullmatch(direct["time"]) and shape.fullmatch(through_logging["time"])
+        # logging set up differently (another handler added): every line goes through logging again
+        root.addHandler(logging.NullHandler())
+        assert not logs._writes_access_lines_directly()
+    finally:
+        root.handlers[:] = saved_handlers
+        root.setLevel(saved_level)
+        logs.access_log.setLevel(saved_access_level)
+        logs._json_lines = None
