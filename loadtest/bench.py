@@ -101,7 +101,7 @@ def main(argv=None):
                    "--redis-url", args.redis, "--jwt-secret", secret,
                    "--sandbox-url", f"http://127.0.0.1:{args.sandbox_port}",
                    "--json", str(OUT / f"{name}.json")] + extra
-            for pid in [service.pid] + workers:
+            for pid in dict.fromkeys([service.pid] + workers):  # one process (--processes 1) is counted once
                 cli += ["--service-pid", str(pid)]
             spies = []
             if args.profile and name != "ceiling":

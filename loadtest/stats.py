@@ -132,7 +132,7 @@ class CpuMeter:
     over the run (`report`), and second by second from a sampling thread (`series`, for the plots)."""
 
     def __init__(self, service_pids=(), interval=1.0):
-        self.groups = {"generator": None, "service": list(service_pids),
+        self.groups = {"generator": None, "service": list(dict.fromkeys(service_pids)),  # each process once
                        "mariadb": pids_named("mariadbd") or pids_named("mysqld"),
                        "redis": pids_named("redis-server")}
         self.interval = interval
