@@ -63,6 +63,8 @@ class App(tornado.web.Application):
         self.in_flight = 0  # requests being answered, so that a graceful shutdown can wait for them
         self.draining = False  # set on SIGTERM: /readyz answers 503 from then on
         routes = [
+            # Tornado tries the patterns in order, one regex each: the flash-sale path first
+            (r"/v1/orders/processing/?", OrderProcessingHandler),
             (r"/healthz", HealthHandler),
             (r"/readyz", ReadyHandler),
             (r"/metrics", MetricsHandler),
@@ -78,7 +80,6 @@ class App(tornado.web.Application):
             (r"/v1/goods/detail/(\d{1,10})/?", GoodsDetailHandler),
             (r"/v1/goods/sku/?", GoodsSkuHandler),
             (rf"/v1/carts/{USERNAME}/?", CartHandler),
-            (r"/v1/orders/processing/?", OrderProcessingHandler),
             (PAYMENT_RESULT + "?", PaymentResultHandler),
             (PAY_LINK.format(f"({ORDER_ID})"), PayLinkHandler),
             (r"/v1/admin/orders/?", AdminOrderListHandler),
