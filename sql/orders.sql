@@ -3,13 +3,12 @@
 -- Status numbers are store/status.py's (the contract's): named in a comment where they appear.
 
 -- name: insert_order!
+-- An order row as it is given (tests and tools that set up orders); create inserts its orders
+-- with sql/fragments/insert_order_at_address_or_signal.sql inside its one statement.
 INSERT INTO order_info (order_id, user_id, address_id, receiver, receiver_mobile, address, tag, status,
                         total_count, total_amount, freight, idempotency_key, created_time, pay_deadline)
 VALUES (:order_id, :user_id, :address_id, :receiver, :receiver_mobile, :address, :tag, 1 /* awaiting payment */,
         :total_count, :total_amount, :freight, :idempotency_key, :created_time, :pay_deadline);
-
--- name: insert_order_line!
-INSERT INTO order_goods (order_id, sku_id, count, price) VALUES (:order_id, :sku_id, :count, :price);
 
 -- name: return_stock!
 UPDATE sku SET stock = stock + :count, sales = sales - :count
@@ -47,16 +46,6 @@ SELECT COUNT(*) FROM order_info WHERE user_id = :user_id;
 
 -- name: count_orders_in_status$
 SELECT COUNT(*) FROM order_info WHERE user_id = :user_id AND status = :status;
-
--- name: list_orders_page
--- One page, newest first, with the number of all of the buyer's orders (in `order_status`, or
--- all when it is 0) counted by the same index scan: one query instead of COUNT + SELECT.
-SELECT order_id, status, total_count, total_amount, freight, created_time, pay_deadline, paid_time,
-       receiver, receiver_mobile, address, tag, carrier, tracking_no, shipped_time, COUNT(*) OVER () AS total
-FROM order_info
-WHERE user_id = :user_id AND (:order_status = 0 OR status = :order_status)
-ORDER BY created_time DESC, order_id DESC
-LIMIT :limit OFFSET :offset;
 
 -- name: list_orders_page_with_lines
 -- One page of the buyer's orders, newest first, each with its lines as a JSON array (what the list

@@ -131,7 +131,7 @@ async def _create_order(services, user_id, address_id, settlement_type, sku_id, 
             created = await insert_order_deducting_stock(services.pool, order, wanted)
             break
         except OutOfStock as refused:
-            await explain_refusal(services, refused, wanted)
+            await explain_refusal(services, refused)
         except pymysql.err.IntegrityError as exc:
             if not is_duplicate_key(exc):
                 raise
@@ -163,7 +163,7 @@ class Refused(OutOfStock):
         self.over_limit = over_limit
 
 
-async def explain_refusal(services, refused, wanted=None):
+async def explain_refusal(services, refused):
     """The statement did not take an SKU: say why, as the database sees it now, in the order the
     buyer would be told if the SKU were checked alone — unknown or off the shelf (50101), outside
     its sale window (50113), over the buyer's limit (50112), or too little stock (50103, and the
@@ -173,7 +173,7 @@ async def explain_refusal(services, refused, wanted=None):
     if sku is None or not sku["is_launched"]:
         raise BusinessError(UNKNOWN_SKU, f"商品[{refused.sku_id}]不存在或已下架")
     check_sale_window(sku, utcnow())
-    if getattr(refused, "over_limit", False):
+    if refused.over_limit:
         raise PurchaseLimitReached(sku["id"], sku["limit_per_buyer"])
     if sku["stock"] == 0:
         await best_effort(mark_sold_out(services, sku["id"]), "marking sold out")
