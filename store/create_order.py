@@ -185,9 +185,8 @@ async def insert_order_deducting_stock(pool, order, wanted) -> dict:
     first SKU it cannot take, all is rolled back: Refused(sku_id) (over_limit when the buyer's hold
     would pass the limit), or a 50102 when the buyer has no such live address. Retried whole on a
     deadlock or lock wait timeout."""
-    prelude = [("DECLARE new_order_id VARCHAR(64)", {}),
-               # drawn before the transaction: a sequence is not transactional anyway
-               (f"SET new_order_id = {ORDER_ID}", {"minute": order_id_minute(order["created_time"])})]
+    # the id is drawn before the transaction: a sequence is not transactional anyway
+    prelude = [(f"SET new_order_id = {ORDER_ID}", {"minute": order_id_minute(order["created_time"])})]
     statements = [(INSERT_ORDER_AT_ADDRESS_OR_SIGNAL, dict(order, errno=BAD_ADDRESS_ERRNO))]
     # lock order, everywhere: the order row (new, locks nothing), SKUs in ascending id order, then
     # the buyer's holds. Nothing reads an SKU row before deducting it: a read in a compound
@@ -203,7 +202,8 @@ async def insert_order_deducting_stock(pool, order, wanted) -> dict:
     statements += [(TOTAL_ORDER_AT_LINE_PRICES, {})]
     answer = ("SELECT order_id, total_amount FROM order_info WHERE order_id = new_order_id", {})
     try:
-        return (await run_compound_transaction(pool, statements, prelude=prelude, result=answer))[0]
+        return (await run_compound_transaction(pool, statements, declare=["DECLARE new_order_id VARCHAR(64)"],
+                                               prelude=prelude, result=answer))[0]
     except pymysql.err.MySQLError as exc:
         code = exc.args[0] if exc.args else None
         if code == NOT_DEDUCTED_ERRNO:

@@ -114,3 +114,44 @@ async def test_the_catalog_shows_the_limit_and_the_window(api, shop):
         (2, shanghai_time_text(now), shanghai_time_text(now + timedelta(days=1)))
     _, body = await api.get(f"/v1/goods/skus/{plain}")
     assert (body["data"]["limit_per_buyer"], body["data"]["sale_start"], body["data"]["sale_end"]) == (None,) * 3
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_a_refused_create_rolls_itself_back_in_the_server(services, shop, monkeypatch):
+    """No ROLLBACK round trip after a refusal: the statement rolled back before answering, so its
+    connection is out of any transaction and the SKU row is free the moment the refusal arrives."""
+    import aiomysql
+
+    import db
+    user = await shop.user()
+    sku = await shop.sku(stock=1)
+    rollbacks = []
+    original = aiomysql.Connection.rollback
+
+    async def counted_rollback(conn):
+        rollbacks.append(conn)
+        return await original(conn)
+
+    monkeypatch.setattr(aiomysql.Connection, "rollback", counted_rollback)
+    pool = await db.create_pool(services.config.mysql, maxsize=1)  # one connection: the one that failed
+    try:
+        now = utcnow()
+        order = {"user_id": user["id"], "address_id": user["address_id"], "total_count": 2, "freight": 10,
+                 "idempotency_key": None, "created_time": now, "pay_deadline": now + timedelta(minutes=30)}
+        with pytest.raises(OutOfStock):
+            await insert_order_deducting_stock(pool, order, {sku: 2})
+        assert rollbacks == []
+        async with pool.acquire() as conn:
+            async with conn.cursor() as cur:
+                await cur.execute("SELECT @@in_transaction")
+                assert (await cur.fetchone())[0] == 0
+        async with shop.pool.acquire() as other:
+            await other.begin()
+            async with other.cursor() as cur:
+                await cur.execute("SELECT stock FROM sku WHERE id = %s FOR UPDATE NOWAIT", (sku,))
+                assert (await cur.fetchone())[0] == 1
+            await other.rollback()
+    finally:
+        pool.close()
+        await pool.wait_closed()
+    assert await shop.fetchone("SELECT COUNT(*) AS n FROM order_info") == {"n": 0}

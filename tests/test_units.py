@@ -120,16 +120,26 @@ def test_order_line_view_keeps_the_contract_field_names():
 def test_compound_transaction_renames_parameters_per_statement_and_drops_comments():
     sql, params = db.compound_transaction([("UPDATE t SET a = %(a)s;", {"a": 1}),
                                            ("-- a comment line\nUPDATE t SET a = %(a)s", {"a": 2})],
-                                          prelude=[("DECLARE v INT", {}), ("SET v = %(a)s", {"a": 0})],
+                                          declare=["DECLARE v INT"], prelude=[("SET v = %(a)s", {"a": 0})],
                                           result=("SELECT v + %(a)s AS answer", {"a": 3}))
     lines = sql.splitlines()
     assert lines[0] == "BEGIN NOT ATOMIC" and lines[-1] == "END"
-    # the prelude before the transaction, the result after its COMMIT
-    assert lines[1:4] == ["DECLARE v INT;", "SET v = %(a__1)s;", "START TRANSACTION;"]
-    assert lines[-3:-1] == ["COMMIT;", "SELECT v + %(a__6)s AS answer;"]
-    assert "UPDATE t SET a = %(a__3)s;" in lines and "UPDATE t SET a = %(a__4)s;" in lines
+    # the variables, the rollback-on-error handler, the prelude, then the transaction; the result after it
+    assert lines[1:5] == ["DECLARE v INT;", db.ROLLBACK_ON_ERROR + ";", "SET v = %(a__2)s;", "START TRANSACTION;"]
+    assert lines[-3:-1] == ["COMMIT;", "SELECT v + %(a__7)s AS answer;"]
+    assert "UPDATE t SET a = %(a__4)s;" in lines and "UPDATE t SET a = %(a__5)s;" in lines
     assert "a comment line" not in sql
-    assert params == {"a__1": 0, "a__3": 1, "a__4": 2, "a__6": 3}
+    assert params == {"a__2": 0, "a__4": 1, "a__5": 2, "a__7": 3}
+
+
+def test_only_errors_the_server_sent_count_as_rolled_back_by_the_block():
+    import pymysql
+    assert db.answered_by_server(pymysql.err.OperationalError(30103, "7"))  # a SIGNAL of ours
+    assert db.answered_by_server(pymysql.err.OperationalError(1213, "Deadlock found"))
+    assert db.answered_by_server(pymysql.err.IntegrityError(1062, "Duplicate entry"))
+    assert not db.answered_by_server(pymysql.err.OperationalError(2013, "Lost connection"))
+    assert not db.answered_by_server(pymysql.err.InterfaceError(0, ""))
+    assert not db.answered_by_server(TimeoutError())
 
 
 def test_the_deduct_fragment_is_sql_with_named_parameters():
