@@ -29,6 +29,11 @@ RETRIED_CODES = {50104, 50111}
 RETRY_FOR = 12.0  # a storefront's patience; long enough for a failover, shorter than a stale 30 s lock
 
 
+# Large enough that buyers are still arriving when a fault (a kill, run by a script) has landed:
+# 600 buyers were done before the writer was dead once create got faster.
+SALE_UNDER_FAULT_BUYERS, SALE_UNDER_FAULT_STOCK = 1500, 300
+
+
 class Sale:
     """One flash sale on one SKU: buyers with the SKU in their cart, and what each was told."""
 
@@ -228,7 +233,7 @@ def closed_counts(cluster, n):
 
 def test_flash_sale_with_the_writer_node_killed_mid_sale(healthy_cluster, single_redis):
     cluster = healthy_cluster
-    sale = Sale(cluster, single_redis, buyers=600, stock=150)
+    sale = Sale(cluster, single_redis, buyers=SALE_UNDER_FAULT_BUYERS, stock=SALE_UNDER_FAULT_STOCK)
     try:
         asyncio.run(sale.run(cluster.http_url, fault=lambda: cluster.run("kill", "db-writer")))
     finally:
@@ -240,7 +245,7 @@ def test_flash_sale_with_the_writer_node_killed_mid_sale(healthy_cluster, single
 
 def test_flash_sale_with_one_instance_killed_mid_sale(healthy_cluster, single_redis):
     cluster = healthy_cluster
-    sale = Sale(cluster, single_redis, buyers=600, stock=150)
+    sale = Sale(cluster, single_redis, buyers=SALE_UNDER_FAULT_BUYERS, stock=SALE_UNDER_FAULT_STOCK)
     try:
         asyncio.run(sale.run(cluster.http_url, fault=lambda: cluster.run("kill", "instance", "1")))
     finally:
