@@ -15,9 +15,10 @@ import math
 import time
 
 from limits import parse_many
-from limits.aio.storage import RedisStorage
+from limits.aio.storage import RedisClusterStorage, RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 
+from redis_client import CLUSTER_SCHEMES, is_cluster_client
 from store.errors import TooManyRequests
 
 log = logging.getLogger("dadashop.rate_limits")
@@ -46,14 +47,14 @@ class RateLimiter:
     def __init__(self, redis_client, config):
         self.enabled = config.rate_limits
         self.limits = {action: parse_many(getattr(config, field)) for action, field in ACTIONS.items()}
-        # the service's own pool: no second set of connections, closed with the service
-        pool = getattr(redis_client, "connection_pool", None)
-        if pool is None and self.enabled:  # a RedisCluster client: not supported yet (limits' cluster storage
-            # would need a client of its own), so the limits are off rather than failing requests
-            log.warning("rate limits not enforced: no connection pool on %s", type(redis_client).__name__)
-            self.enabled = False
-        storage = RedisStorage("async+redis://", implementation="redispy", key_prefix=KEY_PREFIX,
-                               connection_pool=pool)
+        if is_cluster_client(redis_client):
+            # limits' cluster storage makes a client of its own (from the same URL): each counter is
+            # one key, so its script runs on the node that holds it
+            uri, options = cluster_storage(config.redis_url)
+            storage = RedisClusterStorage(uri, implementation="redispy", key_prefix=KEY_PREFIX, **options)
+        else:  # the service's own pool: no second set of connections, closed with the service
+            storage = RedisStorage("async+redis://", implementation="redispy", key_prefix=KEY_PREFIX,
+                                   connection_pool=redis_client.connection_pool)
         self.window = MovingWindowRateLimiter(storage)
         self._last_failure_log = 0.0
 
@@ -82,6 +83,15 @@ class RateLimiter:
         wait = await self.retry_after(action, *identifiers)
         if wait is not None:
             raise TooManyRequests(MESSAGES[action], wait)
+
+
+def cluster_storage(url: str) -> tuple[str, dict]:
+    """limits' URI and client options for the Redis Cluster of a `redis+cluster://` (or, with TLS,
+    `rediss+cluster://`) URL."""
+    scheme, rest = url.split("://", 1)
+    if scheme not in CLUSTER_SCHEMES:
+        raise ValueError(f"not a Redis Cluster URL: {scheme}://")
+    return f"async+redis+cluster://{rest}", ({"ssl": True} if scheme == "rediss+cluster" else {})
 
 
 def limiter_of(services) -> RateLimiter:

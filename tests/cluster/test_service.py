@@ -303,3 +303,33 @@ def test_flash_sale_on_the_redis_cluster_with_a_master_killed_mid_sale(healthy_c
         client.close()
     cluster.run("wait-healthy", "60")
     judge(sale, "the post-commit Redis steps raise while the replica is promoted (orders committed, answered 500)")
+
+
+def test_rate_limits_are_counted_on_the_redis_cluster(healthy_cluster):
+    """On a Redis Cluster URL the limits are enforced too (they were off there): the counters live
+    in the cluster, shared by every instance that uses it."""
+    import dataclasses
+
+    import config as config_module
+    import redis_client
+    from store.rate_limits import KEY_PREFIX, RateLimiter
+
+    url = healthy_cluster.urls["REDIS_URL"]
+    conf = dataclasses.replace(config_module.load(environ={}, env_file="/nonexistent"), redis_url=url,
+                               rate_limits=True, limit_login_per_account="3/minute")
+    account = f"rl-{time.time_ns()}"
+
+    async def attempts():
+        clients = [await redis_client.connect(url) for _ in range(2)]  # two instances' own clients
+        try:
+            limiters = [RateLimiter(client, conf) for client in clients]
+            answers = [await limiters[k % 2].retry_after("login_account", account) for k in range(5)]
+            keys = [key async for key in clients[0].scan_iter(match=f"{KEY_PREFIX}*{account}*")]
+            return answers, keys
+        finally:
+            for client in clients:
+                await client.aclose()
+
+    answers, keys = asyncio.run(attempts())
+    assert answers[:3] == [None, None, None] and all(wait and 0 < wait <= 60 for wait in answers[3:]), answers
+    assert len(keys) == 1, keys
