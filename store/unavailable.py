@@ -25,16 +25,29 @@ REDIS_UNAVAILABLE = (redis.ConnectionError, redis.TimeoutError, redis.exceptions
 
 
 def raised_inside_redis_client(exc) -> bool:
-    """redis-py's asyncio cluster client, while a master fails over, has been seen to raise
-    AttributeError from inside its connection code (`'NoneType' object has no attribute
-    'writelines'`: a connection torn down under a command). Raised there, it is the outage, not our
-    bug: the innermost frame of the traceback tells."""
-    if not isinstance(exc, AttributeError) or exc.__traceback__ is None:
+    """A connection torn down under a command, seen from inside a client library rather than as
+    its own error, is the outage, not our bug:
+    - redis-py's asyncio cluster client, while a master fails over, raises AttributeError from its
+      connection code (`'NoneType' object has no attribute 'writelines'`): the innermost frame of
+      the traceback is redis-py's;
+    - under uvloop, a write to a transport closed meanwhile raises RuntimeError ("unable to perform
+      operation on <TCPTransport closed=True ...>; the handler is closed"), where asyncio's own
+      loop only logs: raised through a client's code (redis-py, aiomysql) it is that dependency's
+      connection going away."""
+    if not isinstance(exc, (AttributeError, RuntimeError)) or exc.__traceback__ is None:
         return False
+    files = []
     tb = exc.__traceback__
-    while tb.tb_next is not None:
+    while tb is not None:
+        files.append(tb.tb_frame.f_code.co_filename)
         tb = tb.tb_next
-    return f"{os.sep}redis{os.sep}" in tb.tb_frame.f_code.co_filename
+    if isinstance(exc, AttributeError):
+        return f"{os.sep}redis{os.sep}" in files[-1]
+    return "handler is closed" in str(exc) and any(
+        f"{os.sep}{package}{os.sep}" in name for name in files for package in CLIENT_PACKAGES)
+
+
+CLIENT_PACKAGES = ("redis", "aiomysql")
 
 
 # what a best-effort Redis step may meet (it is logged and skipped): any Redis error, and the

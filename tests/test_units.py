@@ -170,6 +170,40 @@ def test_an_attribute_error_inside_the_redis_client_is_an_outage_elsewhere_a_bug
     assert is_unavailable(inside)
 
 
+def test_a_closed_transport_under_uvloop_inside_a_client_is_an_outage_elsewhere_a_bug():
+    """uvloop raises RuntimeError for a write to a transport closed meanwhile (asyncio's loop only
+    logs): raised through redis-py's connection code it is Redis going away (503), not our bug."""
+    import asyncio
+
+    import uvloop
+    from redis.asyncio.connection import Connection
+    from store.unavailable import is_unavailable
+
+    async def write_after_close():
+        server = await asyncio.start_server(lambda reader, writer: None, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        connection = Connection()
+        connection._reader, connection._writer = await asyncio.open_connection("127.0.0.1", port)
+        connection._writer.transport.close()  # torn down under the command, as in a failover
+        await asyncio.sleep(0.05)
+        caught = {}
+        try:
+            await connection._send_packed_command([b"PING\r\n"])
+        except RuntimeError as exc:
+            caught["inside"] = exc
+        try:
+            connection._writer.writelines([b"PING\r\n"])  # the same error, raised from our own code
+        except RuntimeError as exc:
+            caught["ours"] = exc
+        server.close()
+        return caught
+
+    caught = uvloop.run(write_after_close())
+    assert "handler is closed" in str(caught["inside"])
+    assert is_unavailable(caught["inside"]) and not is_unavailable(caught["ours"])
+    assert not is_unavailable(RuntimeError("handler is closed"))  # no client in the traceback
+
+
 def test_a_checked_token_is_remembered_only_until_it_expires():
     secret = "unit-test-secret-0123456789abcdef0123"
     token = auth.make_token("bob", secret, lifetime=1, user_id=7)
