@@ -132,7 +132,7 @@ async def cached_page(redis, user_id, order_status, page, page_size) -> tuple[by
         "MGET", orders_version_key(user_id), order_list_key(user_id, order_status, page, page_size),
         **{NEVER_DECODE: True})
     if version is None:  # first read, or the key was lost: start a version (another reader may win)
-        await redis.set(orders_version_key(user_id), secrets.token_hex(8), nx=True, ex=ORDERS_VERSION_TTL)
+        await redis.set(orders_version_key(user_id), new_orders_version(), nx=True, ex=ORDERS_VERSION_TTL)
         return None, await redis.get(orders_version_key(user_id))
     version = version.decode()
     if cached is not None:

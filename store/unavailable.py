@@ -24,7 +24,7 @@ REDIS_UNAVAILABLE = (redis.ConnectionError, redis.TimeoutError, redis.exceptions
                      redis.exceptions.SlotNotCoveredError)
 
 
-def raised_inside_redis_client(exc) -> bool:
+def raised_inside_a_client(exc) -> bool:
     """A connection torn down under a command, seen from inside a client library rather than as
     its own error, is the outage, not our bug:
     - redis-py's asyncio cluster client, while a master fails over, raises AttributeError from its
@@ -57,7 +57,7 @@ REDIS_FAILURES = (redis.RedisError, redis.exceptions.RedisClusterException, OSEr
 
 def is_unavailable(exc) -> bool:
     """True when `exc` means a dependency is down or too slow (answer 503), not a bug (500)."""
-    if isinstance(exc, REDIS_UNAVAILABLE) or raised_inside_redis_client(exc):
+    if isinstance(exc, REDIS_UNAVAILABLE) or raised_inside_a_client(exc):
         return True
     if isinstance(exc, pymysql.err.InterfaceError):  # a connection closed under the request
         return True

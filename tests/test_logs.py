@@ -126,7 +126,9 @@ def test_the_direct_access_line_is_the_line_the_formatter_makes():
             logs.access_log.info("%d %s %s %.1fms", 200, "POST", "/v1/orders/processing/", 12.345,
                                  extra={"status": 200, "method": "POST", "path": "/v1/orders/processing/",
                                         "duration_ms": round(12.345, 2), "client": "10.0.0.7"})
-            handler.add_line(logs.access_line(200, "POST", "/v1/orders/processing/", 12.345, "10.0.0.7", None))
+            message = logs.ACCESS_MESSAGE % (200, "POST", "/v1/orders/processing/", 12.345)
+            handler.add_line(logs.access_line(message, logs.access_fields(200, "POST", "/v1/orders/processing/",
+                                                                          12.345, "10.0.0.7")))
         finally:
             logs.current_request_id.reset(token)
         handler.flush()
