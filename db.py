@@ -90,8 +90,30 @@ class AioMySQLAdapter(AsyncPyFormatAdapter):
 
 aiosql.register_adapter("aiomysql", AioMySQLAdapter)
 
+
+def fragment_source(name) -> str:
+    """sql/fragments/<name>.sql without its comment lines, its own includes in place, parameters
+    still written `:name`."""
+    text = (SQL_DIR / "fragments" / f"{name}.sql").read_text(encoding="utf-8")
+    return include_fragments("\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--")))
+
+
+def include_fragments(text) -> str:
+    """`/*include NAME*/` in SQL stands for the fragment sql/fragments/NAME.sql, so that a piece of
+    SQL two queries share is written once."""
+    return re.sub(r"/\*include (\w+)\*/", lambda m: fragment_source(m[1]).strip(), text)
+
+
+def load_queries():
+    """Every named query of sql/*.sql, fragments included (include_fragments)."""
+    # each file from its first query on (its heading comment would end the file before it)
+    text = "\n\n".join("-- name:" + path.read_text(encoding="utf-8").partition("-- name:")[2]
+                       for path in sorted(SQL_DIR.glob("*.sql")))
+    return aiosql.from_str(include_fragments(text), "aiomysql", mandatory_parameters=False)
+
+
 # All named queries, e.g. `await Q.get_user_by_name(conn, username=...)`.
-Q = aiosql.from_path(SQL_DIR, "aiomysql", mandatory_parameters=False)
+Q = load_queries()
 
 
 async def rows(gen):
@@ -354,9 +376,7 @@ async def run_transaction(pool, work, *, attempts=8):
 def read_fragment(name) -> str:
     """A piece of SQL that is only valid inside a compound statement (sql/fragments/<name>.sql),
     without its comments, `:name` parameters written `%(name)s` as aiosql does for named queries."""
-    text = (SQL_DIR / "fragments" / f"{name}.sql").read_text(encoding="utf-8")
-    text = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
-    return re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", text)
+    return re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", fragment_source(name))
 
 
 # First in every compound transaction: on any error (a SIGNAL of ours, a deadlock, a duplicate

@@ -1,6 +1,5 @@
 """/v1/orders/processing/ — one URL, the `status` parameter picks the action — and the pay link."""
 import asyncio
-import json
 import re
 
 import metrics
@@ -54,11 +53,10 @@ class OrderProcessingHandler(BaseHandler):
         which = (self.user["id"], order_status_, page, page_size)
         page_json, version = await order_list.cached_page(self.services.redis, *which)
         if page_json is None:
-            text = views.dumps(views.order_page(await order_list.list_orders(self.services, *which)))
+            text = views.order_page_json(await order_list.list_orders(self.services, *which))
             await order_list.cache_page(self.services.redis, *which, version, text)
             page_json = text.encode()
-        # the page's JSON as it is, inside the envelope
-        self.finish(b'{"code":200,"data":%s,"base_url":%s}' % (page_json, json.dumps(image_base(self.config)).encode()))
+        self.ok_with_json(page_json, base_url=image_base(self.config))
 
     async def confirm_receipt(self):
         order_id = self.query_str("order_id", max_length=64, pattern=ORDER_ID_PATTERN)

@@ -47,58 +47,40 @@ SELECT COUNT(*) FROM order_info WHERE user_id = :user_id;
 -- name: count_orders_in_status$
 SELECT COUNT(*) FROM order_info WHERE user_id = :user_id AND status = :status;
 
--- name: list_orders_page_with_lines
--- One page of the buyer's orders, newest first, each with its lines as a JSON array (what the list
--- shows of each SKU, sale attributes in the SPU's order; prices as text, exact), and the number of
--- all the buyer's orders (in `order_status`, or all when it is 0): one round trip for the whole
--- page. The lines are read for the page's orders only (the derived table is the page).
-SELECT p.*,
-       (SELECT JSON_ARRAYAGG(JSON_OBJECT(
-                   'sku_id', og.sku_id, 'count', og.count, 'price', CAST(og.price AS CHAR), 'name', sku.name,
-                   'image', sku.default_image_url,
-                   'attrs', (SELECT JSON_ARRAYAGG(JSON_ARRAY(a.name, v.name) ORDER BY a.sort, a.id)
-                             FROM sale_attr_value v JOIN spu_sale_attr a ON a.id = v.spu_sale_attr_id
-                             WHERE v.sku_id = og.sku_id)) ORDER BY og.sku_id)
-        FROM order_goods og JOIN sku ON sku.id = og.sku_id
-        WHERE og.order_id = p.order_id) AS lines_json
-FROM (SELECT order_id, status, total_count, total_amount, freight, created_time, pay_deadline, paid_time,
-             receiver, receiver_mobile, address, tag, carrier, tracking_no, shipped_time, COUNT(*) OVER () AS total
+-- name: list_orders_page_json
+-- One page of the buyer's orders, newest first, each as the JSON its list shows
+-- (sql/fragments/listed_order_json.sql), and the number of all the buyer's orders (in
+-- `order_status`, or all when it is 0): one round trip for the whole page, and the JSON is built for
+-- the page's orders only (the derived table is the page).
+SELECT /*include listed_order_json*/ AS order_json, p.total
+FROM (SELECT order_id, created_time, COUNT(*) OVER () AS total
       FROM order_info
       WHERE user_id = :user_id AND (:order_status = 0 OR status = :order_status)
       ORDER BY created_time DESC, order_id DESC
       LIMIT :limit OFFSET :offset) p
+JOIN order_info o ON o.order_id = p.order_id
 ORDER BY p.created_time DESC, p.order_id DESC;
 
--- name: get_lines_with_attrs_of_orders
--- All lines of one page of orders with what the list shows of each SKU, sale attributes included
--- (one row per line and attribute, in the SPU's order), in one query.
-SELECT og.order_id, og.sku_id, og.count, og.price, sku.name, sku.default_image_url,
-       a.name AS attr_name, v.name AS attr_value
-FROM order_goods og
-JOIN sku ON sku.id = og.sku_id
-LEFT JOIN sale_attr_value v ON v.sku_id = og.sku_id
-LEFT JOIN spu_sale_attr a ON a.id = v.spu_sale_attr_id
-WHERE og.order_id IN :order_ids
-ORDER BY og.order_id, og.sku_id, a.sort, a.id;
-
 -- name: list_all_orders_page
--- The merchant's view: every buyer's orders (in `status`, or all when it is 0), newest first, with
--- the number of them counted by the same query.
-SELECT o.order_id, o.user_id, u.username, o.status, o.total_count, o.total_amount, o.freight, o.created_time,
-       o.pay_deadline, o.receiver, o.receiver_mobile, o.address, o.tag, o.trade_no, o.paid_time, o.carrier,
-       o.tracking_no, o.shipped_time, o.received_time, o.closed_time, o.close_reason, COUNT(*) OVER () AS total
-FROM order_info o JOIN user_profile u ON u.id = o.user_id
-WHERE (:status = 0 OR o.status = :status)
-ORDER BY o.created_time DESC, o.order_id DESC
-LIMIT :limit OFFSET :offset;
+-- The merchant's view: every buyer's orders (in `status`, or all when it is 0), newest first, each
+-- as the JSON of get_order_for_merchant, with the number of them counted by the same query (the
+-- JSON is built for the page's orders only).
+SELECT /*include merchant_order_json*/ AS order_json, p.total
+FROM (SELECT order_id, created_time, COUNT(*) OVER () AS total
+      FROM order_info
+      WHERE (:status = 0 OR status = :status)
+      ORDER BY created_time DESC, order_id DESC
+      LIMIT :limit OFFSET :offset) p
+JOIN order_info o ON o.order_id = p.order_id
+JOIN user_profile u ON u.id = o.user_id
+ORDER BY p.created_time DESC, p.order_id DESC;
 
 -- name: count_all_orders$
 SELECT COUNT(*) FROM order_info WHERE (:status = 0 OR status = :status);
 
--- name: get_order_for_merchant^
-SELECT o.order_id, o.user_id, u.username, o.status, o.total_count, o.total_amount, o.freight, o.created_time,
-       o.pay_deadline, o.receiver, o.receiver_mobile, o.address, o.tag, o.trade_no, o.paid_time, o.carrier,
-       o.tracking_no, o.shipped_time, o.received_time, o.closed_time, o.close_reason
+-- name: get_order_for_merchant$
+-- One order as the merchant sees it, as JSON (sql/fragments/merchant_order_json.sql); NULL if unknown.
+SELECT /*include merchant_order_json*/
 FROM order_info o JOIN user_profile u ON u.id = o.user_id
 WHERE o.order_id = :order_id;
 

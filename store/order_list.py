@@ -9,7 +9,6 @@ database stays the truth: a miss reads it, and the TTL bounds what a hand edit i
 """
 import json
 import secrets
-from decimal import Decimal
 
 from redis.client import NEVER_DECODE
 
@@ -20,75 +19,47 @@ ORDERS_VERSION_TTL = 24 * 3600
 
 
 async def list_orders(services, user_id, order_status, page, page_size) -> dict:
-    """One page, newest first: {"orders": [order row + "lines"], "total", "page", "page_size"}.
+    """One page, newest first: {"orders": [each order's JSON text, as the list shows it], "total",
+    "page", "page_size"}.
 
-    One query whatever the number of orders and lines, the lines coming as JSON (two for a page
-    past the end, which must still tell the total).
+    One query whatever the number of orders and lines, MariaDB shaping each order as JSON
+    (sql/fragments/listed_order_json.sql); two for a page past the end, which must still tell the
+    total.
     """
     async with services.pool.acquire() as conn:
-        orders = await rows(Q.list_orders_page_with_lines(conn, user_id=user_id, order_status=order_status,
-                                                          limit=page_size, offset=(page - 1) * page_size))
+        orders = await rows(Q.list_orders_page_json(conn, user_id=user_id, order_status=order_status,
+                                                    limit=page_size, offset=(page - 1) * page_size))
         if orders:
             total = orders[0]["total"]
-            orders = [dict(o, lines=lines_from_json(o.pop("lines_json"))) for o in orders]
         elif order_status == 0:
             total = await Q.count_orders(conn, user_id=user_id)
         else:
             total = await Q.count_orders_in_status(conn, user_id=user_id, status=order_status)
-    return {"orders": orders, "total": total, "page": page, "page_size": page_size}
+    return {"orders": [o["order_json"] for o in orders], "total": total, "page": page, "page_size": page_size}
 
 
 async def list_all_orders(services, status, page, page_size) -> dict:
-    """The merchant's list: every buyer's orders (of one status, or all for 0), newest first, with
-    lines; the same shape as list_orders, each order also naming its buyer."""
+    """The merchant's list: every buyer's orders (of one status, or all for 0), newest first; the
+    same shape as list_orders, each order's JSON that of order_for_merchant."""
     async with services.pool.acquire() as conn:
         orders = await rows(Q.list_all_orders_page(conn, status=status, limit=page_size,
                                                    offset=(page - 1) * page_size))
         if orders:
             total = orders[0]["total"]
-            orders = await with_lines(conn, orders)
         else:
             total = await Q.count_all_orders(conn, status=status)
-    return {"orders": orders, "total": total, "page": page, "page_size": page_size}
+    return {"orders": [o["order_json"] for o in orders], "total": total, "page": page, "page_size": page_size}
 
 
 async def order_for_merchant(services, order_id) -> dict | None:
-    """One order with its lines, what Alipay told us about it, and its refunds; None if unknown."""
+    """One order as the merchant sees it (sql/fragments/merchant_order_json.sql), with what Alipay
+    told us about it ("events") and its refunds; None if unknown."""
     async with services.pool.acquire() as conn:
-        order = await Q.get_order_for_merchant(conn, order_id=order_id)
-        if order is None:
+        order_json = await Q.get_order_for_merchant(conn, order_id=order_id)
+        if order_json is None:
             return None
-        [order] = await with_lines(conn, [order])
-        order["events"] = await rows(Q.events_of_order(conn, order_id=order_id))
-        order["refunds"] = await rows(Q.refunds_of_order(conn, order_id=order_id))
-    return order
-
-
-def lines_from_json(text) -> list:
-    """The lines of list_orders_page_with_lines' JSON column, as with_lines gives them."""
-    return [{"sku_id": line["sku_id"], "name": line["name"], "image": line["image"], "price": Decimal(line["price"]),
-             "count": line["count"], "attr_names": [name for name, _ in line["attrs"] or ()],
-             "attr_vals": [value for _, value in line["attrs"] or ()]}
-            for line in json.loads(text or "[]")]
-
-
-async def with_lines(conn, orders) -> list:
-    """The orders, each with its "lines" (sale attributes included), in one query."""
-    line_rows = await rows(Q.get_lines_with_attrs_of_orders(conn, order_ids=[o["order_id"] for o in orders]))
-    # one row per line and sale attribute: fold the attributes into their line
-    lines_of_order, line_by_key = {}, {}
-    for row in line_rows:
-        key = (row["order_id"], row["sku_id"])
-        line = line_by_key.get(key)
-        if line is None:
-            line = line_by_key[key] = {"sku_id": row["sku_id"], "name": row["name"], "image": row["default_image_url"],
-                                       "price": row["price"], "count": row["count"], "attr_names": [],
-                                       "attr_vals": []}
-            lines_of_order.setdefault(row["order_id"], []).append(line)
-        if row["attr_name"] is not None:
-            line["attr_names"].append(row["attr_name"])
-            line["attr_vals"].append(row["attr_value"])
-    return [dict(o, lines=lines_of_order.get(o["order_id"], [])) for o in orders]
+        return {"order": json.loads(order_json), "events": await rows(Q.events_of_order(conn, order_id=order_id)),
+                "refunds": await rows(Q.refunds_of_order(conn, order_id=order_id))}
 
 
 # ---------------------------------------------------------------- the cache
