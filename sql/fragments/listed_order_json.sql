@@ -7,10 +7,23 @@
 --     since 1991 (before any order): `+ INTERVAL 8 HOUR`, cut to `YYYY-MM-DD HH:MM:SS` as
 --     store/clock.py's shanghai_time_text does;
 --   lines by SKU id, each SKU's sale attributes in its SPU's order;
---   pay_deadline only while awaiting payment, paid_time once paid, logistics once shipped (ship
---     sets carrier, tracking_no and shipped_time together, so none of them is null there).
-JSON_MERGE_PATCH(
-  JSON_OBJECT(
+--   pay_deadline only while awaiting payment, paid_time once paid, logistics once shipped. These
+--     are written as text in front of the object's other members: a time is digits, dashes,
+--     colons and a space, nothing to escape, and logistics is a JSON_OBJECT. (JSON_MERGE_PATCH
+--     would say it more plainly, but it parses and writes the whole order again: about a quarter more of
+--     MariaDB's CPU for a page.)
+CONCAT(
+  '{',
+  IF(o.status = 1 /* awaiting payment */,
+     CONCAT('"pay_deadline": "', LEFT(CAST(o.pay_deadline + INTERVAL 8 HOUR AS CHAR), 19), '", '), ''),
+  IF(o.paid_time IS NOT NULL,
+     CONCAT('"paid_time": "', LEFT(CAST(o.paid_time + INTERVAL 8 HOUR AS CHAR), 19), '", '), ''),
+  IF(o.carrier <> '',
+     CONCAT('"logistics": ', JSON_OBJECT('carrier', o.carrier, 'tracking_no', o.tracking_no,
+                                         'shipped_time', LEFT(CAST(o.shipped_time + INTERVAL 8 HOUR AS CHAR), 19)),
+            ', '), ''),
+  -- the object's other members: its text without the opening brace
+  SUBSTRING(JSON_OBJECT(
     'order_id', o.order_id, 'order_total_count', o.total_count,
     'order_total_amount', CAST(o.total_amount AS CHAR), 'order_freight', CAST(o.freight AS CHAR),
     'status', o.status, 'order_time', LEFT(CAST(o.created_time + INTERVAL 8 HOUR AS CHAR), 19),
@@ -30,13 +43,4 @@ JSON_MERGE_PATCH(
                    FROM sale_attr_value v JOIN spu_sale_attr a ON a.id = v.spu_sale_attr_id
                    WHERE v.sku_id = og.sku_id), JSON_ARRAY())) ORDER BY og.sku_id)
        FROM order_goods og JOIN sku ON sku.id = og.sku_id
-       WHERE og.order_id = o.order_id), JSON_ARRAY())),
-  -- a null here leaves the field out
-  JSON_OBJECT(
-    'pay_deadline', IF(o.status = 1 /* awaiting payment */,
-                       LEFT(CAST(o.pay_deadline + INTERVAL 8 HOUR AS CHAR), 19), NULL),
-    'paid_time', LEFT(CAST(o.paid_time + INTERVAL 8 HOUR AS CHAR), 19),
-    'logistics', IF(o.carrier <> '',
-                    JSON_OBJECT('carrier', o.carrier, 'tracking_no', o.tracking_no,
-                                'shipped_time', LEFT(CAST(o.shipped_time + INTERVAL 8 HOUR AS CHAR), 19)),
-                    NULL)))
+       WHERE og.order_id = o.order_id), JSON_ARRAY())), 2))
