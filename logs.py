@@ -1,7 +1,6 @@
 """Logging: one JSON object per line (or readable text for development), every line of a request
 carrying its request id — taken from `X-Request-Id` when a proxy sends one, else made here, and
 returned in the response header."""
-import asyncio
 import contextvars
 import itertools
 import json
@@ -13,6 +12,7 @@ import time
 from pythonjsonlogger.json import JsonFormatter
 
 import metrics
+from flush_timer import FlushTimer
 
 # the id of the request whose code is running (each request runs in a task of its own, which
 # copies this context when it starts)
@@ -66,7 +66,7 @@ class BatchingStreamHandler(logging.StreamHandler):
     def __init__(self, stream=None):
         super().__init__(stream)
         self.pending = []
-        self.timer = None
+        self.timer = FlushTimer(self.FLUSH_INTERVAL, self.flush)
 
     def emit(self, record):
         try:
@@ -82,19 +82,12 @@ class BatchingStreamHandler(logging.StreamHandler):
             self.pending.append(line + self.terminator)
         if urgent or len(self.pending) >= self.CAPACITY:
             self.flush()
-        elif self.timer is None:
-            try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:
-                self.flush()
-                return
-            self.timer = loop.call_later(self.FLUSH_INTERVAL, self.flush)
+        else:
+            self.timer.due()
 
     def flush(self):
         with self.lock:
-            if self.timer is not None:
-                self.timer.cancel()
-                self.timer = None
+            self.timer.cancel()
             if self.pending and self.stream is not None:
                 lines, self.pending = "".join(self.pending), []
                 self.stream.write(lines)

@@ -5,13 +5,14 @@ process writes its samples to files in one folder, and a scrape of any process r
 multiprocess value class must be chosen first); without it every function here does nothing, so
 tests and tools that build an App without metrics still work.
 """
-import asyncio
 import bisect
 import collections
 import os
 import shutil
 import tempfile
 import time
+
+from flush_timer import FlushTimer
 
 _metrics = None
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -76,29 +77,16 @@ def scrape() -> bytes:
 FLUSH_INTERVAL = 1.0  # seconds
 _pending = collections.Counter()  # (kind, labels) -> count
 _pending_latency = {}  # (route, method) -> [bucket counts..., sum]
-_flush_timer = None
 
 
 def _count(kind, labels, amount=1):
     _pending[(kind, labels)] += amount
-    _schedule_flush()
-
-
-def _schedule_flush():
-    global _flush_timer
-    if _flush_timer is None:
-        try:
-            _flush_timer = asyncio.get_running_loop().call_later(FLUSH_INTERVAL, flush)
-        except RuntimeError:  # no event loop here: write at once
-            flush()
+    _flush_timer.due()
 
 
 def flush():
     """Write the pending per-request samples to the shared files."""
-    global _flush_timer
-    if _flush_timer is not None:
-        _flush_timer.cancel()
-        _flush_timer = None
+    _flush_timer.cancel()
     if _metrics is None:
         return
     counters = {"requests": _metrics.requests, "business": _metrics.business, "orders": _metrics.orders_created}
@@ -115,6 +103,9 @@ def flush():
             if count:
                 bucket.inc(count)
         child._sum.inc(counts[-1])
+
+
+_flush_timer = FlushTimer(FLUSH_INTERVAL, flush)
 
 
 def request_answered(route, method, status, seconds):

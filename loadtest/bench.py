@@ -28,15 +28,19 @@ OUT = ROOT / "loadtest" / "out"
 ORDER = ["ceiling", "hot-sku", "flash-sale", "read", "read-uncached", "steady"]
 
 
-def wait_for_port(port, timeout=30):
+def wait_for_port(port, proc=None, timeout=30):
+    """Until something accepts connections on 127.0.0.1:`port`; fails at once if `proc` (the
+    process that should listen there) exits first."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
             return
         except OSError:
-            time.sleep(0.2)
-    raise SystemExit(f"nothing answers on port {port}")
+            if proc is not None and proc.poll() is not None:
+                raise RuntimeError(f"the process for port {port} exited with {proc.returncode}") from None
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing answers on port {port}")
 
 
 def fresh_database(mysql_url):

@@ -10,12 +10,10 @@ import os
 import re
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -27,6 +25,7 @@ from cryptography.x509.oid import NameOID
 from dockerfile_parse import DockerfileParser
 
 import config as config_module
+from loadtest.bench import wait_for_port
 from tests.helpers import free_port
 from tests.running import running_store
 
@@ -92,19 +91,6 @@ def render_site(directory, upstream_port, http_port, https_port):
     return directory / "nginx.conf"
 
 
-def wait_for_port(port, proc, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            if proc.poll() is not None:
-                raise AssertionError(f"exited with {proc.returncode}")
-            time.sleep(0.05)
-    raise AssertionError(f"nothing listens on {port}")
-
-
 class Nginx:
     """A private nginx on free loopback ports in front of `upstream_port`, stopped by its PID."""
 
@@ -119,9 +105,9 @@ class Nginx:
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         try:
             wait_for_port(self.https_port, self.proc)
-        except AssertionError:
+        except RuntimeError as exc:
             self.__exit__()
-            raise AssertionError(self.log())
+            raise AssertionError(f"{exc}\n{self.log()}") from None
         return self
 
     def __exit__(self, *exc):
