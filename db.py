@@ -28,7 +28,8 @@ DUPLICATE_KEY = 1062
 
 
 def expand_lists(sql, parameters):
-    """`WHERE id IN :ids` with a list or tuple: one placeholder per element.
+    """`WHERE id IN :ids` with a list or tuple: one placeholder per element; an element that is a
+    tuple itself is a row (`WHERE (a, b) IN :pairs`).
 
     PyMySQL no longer escapes sequences itself; this keeps `IN :ids` readable in the .sql files
     while every value still goes through the driver's escaping.
@@ -40,9 +41,16 @@ def expand_lists(sql, parameters):
         if isinstance(value, (list, tuple)):
             if not value:
                 raise ValueError(f"empty list for IN parameter {name}")
-            names = [f"{name}__{i}" for i in range(len(value))]
-            flat.update(zip(names, value))
-            sql = sql.replace(f"%({name})s", "(" + ", ".join(f"%({n})s" for n in names) + ")")
+            items = []
+            for i, element in enumerate(value):
+                if isinstance(element, tuple):
+                    names = [f"{name}__{i}_{j}" for j in range(len(element))]
+                    flat.update(zip(names, element))
+                    items.append("(" + ", ".join(f"%({n})s" for n in names) + ")")
+                else:
+                    flat[f"{name}__{i}"] = element
+                    items.append(f"%({name}__{i})s")
+            sql = sql.replace(f"%({name})s", "(" + ", ".join(items) + ")")
         else:
             flat[name] = value
     return sql, flat

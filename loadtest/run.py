@@ -134,9 +134,10 @@ async def sale(args, *, hot):
 
     def job(i, b):
         async def run():
-            _, body, _ = await client.call("create", "POST", P, token=b["token"],
-                                           json_body={"status": 0, "address_id": b["address_id"],
-                                                      "settlement_type": 0})
+            body = {"status": 0, "address_id": b["address_id"], "settlement_type": 0}
+            if args.keys:  # as the storefront sends its Idempotency-Key (the body's request_id is the same)
+                body["request_id"] = f"lt{tag}-{i}"
+            _, body, _ = await client.call("create", "POST", P, token=b["token"], json_body=body)
             answers[i] = body
         return run
 
@@ -428,6 +429,8 @@ def parse_args(argv=None):
     parser.add_argument("--skus", type=int, default=200, help="steady: number of SKUs")
     parser.add_argument("--orders-per-buyer", type=int, default=20, help="read")
     parser.add_argument("--page-size", type=int, default=20, help="read")
+    parser.add_argument("--keys", action="store_true",
+                        help="flash-sale, hot-sku: every create carries an idempotency key, as the storefront's do")
     parser.add_argument("--service-pid", type=int, action="append", default=[],
                         help="count this process's CPU as the service's (repeatable)")
     parser.add_argument("--json", help="also write the report as JSON to this file, and as HTML with plots beside it")

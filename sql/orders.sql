@@ -22,9 +22,12 @@ WHERE user_id = :user_id AND sku_id = :sku_id AND held >= :count;
 -- name: get_sku_stock$
 SELECT stock FROM sku WHERE id = :sku_id;
 
--- name: get_order_by_idempotency_key^
-SELECT order_id, user_id, status, total_amount, pay_deadline
-FROM order_info WHERE user_id = :user_id AND idempotency_key = :idempotency_key;
+-- name: get_orders_by_idempotency_keys
+-- The orders made under any of these (buyer, idempotency key) pairs, in one query: the look-ups of
+-- one turn of the event loop (store/batching.py). The unique key on the pair answers each.
+SELECT order_id, user_id, idempotency_key, status, total_amount, pay_deadline
+FROM order_info FORCE INDEX (uq_order_info_idempotency)
+WHERE (user_id, idempotency_key) IN :pairs;
 
 -- name: get_own_order^
 SELECT order_id, user_id, status, total_amount, freight, pay_deadline, trade_no

@@ -16,9 +16,10 @@ from datetime import datetime, timedelta
 
 import pymysql
 
-from db import Q, is_duplicate_key, read_fragment, run_compound_transaction
+from db import Q, is_duplicate_key, read_fragment, rows, run_compound_transaction
 from redis_client import is_cluster_client
 from store import cart
+from store.batching import Batcher
 from store.catalog import skus_by_id
 from store.clock import SHANGHAI, shanghai_time_text, utcnow
 from store.errors import BAD_ADDRESS, UNKNOWN_SKU, BusinessError, NotOnSale, OutOfStock, PurchaseLimitReached
@@ -100,9 +101,21 @@ async def create_order(services, *, user_id, address_id, settlement_type, sku_id
 
 
 async def order_with_key(services, user_id, idempotency_key):
-    """The buyer's order made under this idempotency key, or None."""
-    async with services.pool.acquire() as conn:
-        return await Q.get_order_by_idempotency_key(conn, user_id=user_id, idempotency_key=idempotency_key)
+    """The buyer's order made under this idempotency key, or None: asked together with the other
+    look-ups of this turn of the event loop (store/batching.py). Keys compare as the column does,
+    ignoring case (they are ASCII: IDEMPOTENCY_KEY)."""
+    batcher = services.batchers.get("orders_by_key")
+    if batcher is None:
+        batcher = services.batchers["orders_by_key"] = Batcher(lambda pairs: orders_with_keys(services.pool, pairs))
+    order = await batcher.get((user_id, idempotency_key.lower()))
+    return dict(order) if order else None  # each caller its own copy
+
+
+async def orders_with_keys(pool, pairs) -> dict:
+    """{(user_id, lower-case key): order} for the orders made under these pairs."""
+    async with pool.acquire() as conn:
+        found = await rows(Q.get_orders_by_idempotency_keys(conn, pairs=pairs))
+    return {(order["user_id"], order["idempotency_key"].lower()): order for order in found}
 
 
 async def wanted_and_first_sold_out(services, user_id, settlement_type, sku_id, buy_num):

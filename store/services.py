@@ -14,6 +14,7 @@ class Services:
     config: object      # config.Config
     tasks: set = field(default_factory=set)
     user_ids: dict = field(default_factory=dict)  # username -> id for tokens without a uid (never stale)
+    batchers: dict = field(default_factory=dict)  # name -> store.batching.Batcher, made on first use
 
     def spawn(self, coroutine):
         """Run work after the response, keeping a reference so the task is not collected midway."""

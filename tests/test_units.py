@@ -151,6 +151,9 @@ def test_expand_lists_gives_one_placeholder_per_element():
     sql, params = db.expand_lists("WHERE id IN %(ids)s AND x = %(x)s", {"ids": [1, 2], "x": 3})
     assert sql == "WHERE id IN (%(ids__0)s, %(ids__1)s) AND x = %(x)s"
     assert params == {"ids__0": 1, "ids__1": 2, "x": 3}
+    sql, params = db.expand_lists("WHERE (a, b) IN %(pairs)s", {"pairs": [(1, "k"), (2, "j")]})
+    assert sql == "WHERE (a, b) IN ((%(pairs__0_0)s, %(pairs__0_1)s), (%(pairs__1_0)s, %(pairs__1_1)s))"
+    assert params == {"pairs__0_0": 1, "pairs__0_1": "k", "pairs__1_0": 2, "pairs__1_1": "j"}
 
 
 def test_an_attribute_error_inside_the_redis_client_is_an_outage_elsewhere_a_bug():
