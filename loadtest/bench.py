@@ -69,6 +69,8 @@ def main(argv=None):
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/14")
     parser.add_argument("--processes", type=int, default=0)
     parser.add_argument("--pool-size", type=int, default=None, help="DADASHOP_MYSQL_POOL_SIZE for the service")
+    parser.add_argument("--rate-limits", action="store_true",
+                        help="rate limits on, as in production (flash-sale, hot-sku, read: no per-IP limited call)")
     parser.add_argument("--profile", action="store_true",
                         help="record py-spy flame graphs of the service workers during each scenario (needs py-spy)")
     args, extra = parser.parse_known_args(argv)  # anything else (e.g. --buyers 5000) goes to every scenario
@@ -83,7 +85,9 @@ def main(argv=None):
     env = dict(os.environ, DADASHOP_MYSQL_URL=args.mysql, DADASHOP_REDIS_URL=args.redis, DADASHOP_JWT_SECRET=secret,
                ALIPAY_GATEWAY=f"http://127.0.0.1:{args.sandbox_port}/gateway.do", DADASHOP_PORT=str(args.port),
                DADASHOP_PUBLIC_URL=f"http://127.0.0.1:{args.port}", DADASHOP_ADMIN_KEY="loadtest-admin",
-               DADASHOP_RATE_LIMITS="0")  # every request comes from one address: per-IP limits would refuse them
+               # every request comes from one address: per-IP limits would refuse them (--rate-limits:
+               # on, as in production, for the scenarios that make no per-IP limited call)
+               DADASHOP_RATE_LIMITS="1" if args.rate_limits else "0")
     if args.pool_size:
         env["DADASHOP_MYSQL_POOL_SIZE"] = str(args.pool_size)
     logs = open(OUT / "service.log", "w")

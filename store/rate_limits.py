@@ -63,7 +63,8 @@ class RateLimiter:
         if not self.enabled:
             return None
         try:
-            return await asyncio.wait_for(self._hit(action, identifiers), REDIS_TIMEOUT)
+            async with asyncio.timeout(REDIS_TIMEOUT):  # not wait_for, which makes a task of every hit
+                return await self._hit(action, identifiers)
         except Exception as exc:  # noqa: BLE001 - fail open: a limiter outage must not stop the shop
             now = time.monotonic()
             if now - self._last_failure_log > 60:
