@@ -39,6 +39,26 @@ async def buy_now(api, user, sku_id, count=1, **kw):
     return await create_order(api, user, settlement_type=1, sku_id=sku_id, buy_num=count, **kw)
 
 
+def wait_until_answers(url, proc, *, timeout=60, ready=lambda: True, output=lambda: ""):
+    """Until `url` answers 200 and `ready()` holds. Fails (AssertionError with `output()`, what the
+    process wrote) as soon as `proc` exits, or after `timeout` seconds: then the process is killed
+    first, so that reading its output cannot block."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as answer:
+                if answer.status == 200 and ready():
+                    return
+        except OSError:
+            pass
+        if proc.poll() is not None:
+            raise AssertionError(f"exited with {proc.returncode} before {url} answered:\n{output()}")
+        time.sleep(0.1)
+    proc.kill()
+    proc.wait()
+    raise AssertionError(f"{url} did not answer within {timeout} s:\n{output()}")
+
+
 def start_server(db_url, redis_url, *args, extra_env=None, log=None):
     """`python server.py *args` as a real process on a free port, once it answers HTTP: (process, port).
 
@@ -49,15 +69,7 @@ def start_server(db_url, redis_url, *args, extra_env=None, log=None):
                DADASHOP_JWT_SECRET="process-test-secret-of-enough-length", **(extra_env or {}))
     proc = subprocess.Popen([sys.executable, "server.py", *args], cwd=ROOT, env=env,
                             stdout=log or subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:  # ready when it answers HTTP (the port is bound earlier)
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/goods/skus", timeout=1) as answer:
-                if answer.status == 200:
-                    return proc, port
-        except OSError:
-            if proc.poll() is not None:
-                raise AssertionError(proc.stdout.read() if proc.stdout else "server exited")
-            time.sleep(0.1)
-    proc.kill()
-    raise AssertionError("server did not start")
+    # ready when it answers HTTP (the port is bound earlier)
+    wait_until_answers(f"http://127.0.0.1:{port}/v1/goods/skus", proc,
+                       output=lambda: proc.stdout.read() if proc.stdout else "(its log file)")
+    return proc, port

@@ -6,30 +6,14 @@ import os
 import signal
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import config as config_module
 import db
-from tests.helpers import free_port
+from tests.helpers import free_port, wait_until_answers
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "running-store-test-secret-0123456789abcdef"
-
-
-def wait_for(url, proc, log, timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            if proc.poll() is not None:
-                raise AssertionError(log.read_text())
-            time.sleep(0.1)
-    raise AssertionError(f"{url} did not answer")
 
 
 def stop(proc):
@@ -58,8 +42,8 @@ def running_store(mysql_url, redis_url, log_dir):
         service = subprocess.Popen([sys.executable, "server.py", "--demo", "--no-jobs"], cwd=ROOT, env=env,
                                    stdout=out, stderr=out)
     try:
-        wait_for(f"http://127.0.0.1:{sandbox_port}/", sandbox, sandbox_log)
-        wait_for(f"http://127.0.0.1:{port}/v1/goods/skus", service, service_log)
+        wait_until_answers(f"http://127.0.0.1:{sandbox_port}/", sandbox, output=sandbox_log.read_text)
+        wait_until_answers(f"http://127.0.0.1:{port}/v1/goods/skus", service, output=service_log.read_text)
         yield {"base_url": f"http://127.0.0.1:{port}", "sandbox_url": f"http://127.0.0.1:{sandbox_port}",
                "port": port, "mysql_url": mysql_url, "redis_url": redis_url, "pid": service.pid,
                "jwt_secret": SECRET}

@@ -27,7 +27,7 @@ import config as config_module
 from alipay import signer
 from store import auth
 from store.rate_limits import RateLimiter
-from tests.helpers import P, buy_now, free_port
+from tests.helpers import P, buy_now, free_port, wait_until_answers
 
 ROOT = Path(__file__).resolve().parent.parent
 S = "/v1/orders/success/"
@@ -441,22 +441,13 @@ async def test_hashes_run_in_processes_of_their_own_at_the_lowest_priority(servi
 
 def test_the_listen_address_is_a_setting(server_db, redis_url):
     import socket
-    import urllib.request
     port = free_port()
     env = dict(os.environ, DADASHOP_MYSQL_URL=server_db, DADASHOP_REDIS_URL=redis_url, DADASHOP_PORT=str(port),
                DADASHOP_BIND="127.0.0.2")  # loopback too, but not 127.0.0.1
     proc = subprocess.Popen([sys.executable, "server.py", "--no-jobs"], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.2:{port}/v1/goods/skus", timeout=1) as answer:
-                    assert answer.status == 200
-                    break
-            except OSError:
-                assert proc.poll() is None and time.monotonic() < deadline
-                time.sleep(0.1)
+        wait_until_answers(f"http://127.0.0.2:{port}/v1/goods/skus", proc)
         with pytest.raises(ConnectionRefusedError):
             socket.create_connection(("127.0.0.1", port), timeout=2).close()
     finally:

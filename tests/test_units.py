@@ -263,3 +263,20 @@ def test_tokens_of_our_shape_are_checked_as_pyjwt_checks_them():
         assert auth.read_token(token, secret) == pyjwt_answer(token), token
     # and the fast path is the one taken for our own tokens
     assert auth._payload_of_our_token(good, secret)["username"] == "bob"
+
+
+def test_waiting_for_a_server_fails_at_once_with_what_it_wrote_when_it_exits():
+    import subprocess
+    import sys
+    import time
+    from tests.helpers import free_port, wait_until_answers
+    proc = subprocess.Popen([sys.executable, "-c", "print('cannot bind'); raise SystemExit(3)"],
+                            stdout=subprocess.PIPE, text=True)
+    started = time.monotonic()
+    with pytest.raises(AssertionError, match="(?s)exited with 3.*cannot bind"):
+        wait_until_answers(f"http://127.0.0.1:{free_port()}/", proc, timeout=30, output=proc.stdout.read)
+    assert time.monotonic() - started < 10
+    silent = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    with pytest.raises(AssertionError, match="did not answer within 0.5 s"):
+        wait_until_answers(f"http://127.0.0.1:{free_port()}/", silent, timeout=0.5)
+    assert silent.poll() is not None  # killed, so its output could be read without blocking

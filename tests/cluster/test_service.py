@@ -23,6 +23,7 @@ from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 
 from loadtest import prepare
 from tests.cluster.conftest import JWT_SECRET, ROOT
+from tests.helpers import wait_until_answers
 
 pytestmark = pytest.mark.cluster
 P = "/v1/orders/processing/"
@@ -266,19 +267,8 @@ def cluster_instance(healthy_cluster):
     proc = subprocess.Popen([sys.executable, "server.py", "--processes", "1", "--no-jobs"], cwd=ROOT, env=env,
                             stdout=log, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/goods/skus", timeout=2) as answer:
-                    if answer.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                text = (cluster.dir / "instance-on-redis-cluster.log").read_text(errors="replace")
-                pytest.fail(f"the instance on the Redis Cluster URL did not start: "
-                            f"{text.strip().splitlines()[-2:] if text.strip() else proc.returncode}")
-            time.sleep(0.2)
+        wait_until_answers(f"http://127.0.0.1:{port}/v1/goods/skus", proc,
+                           output=lambda: (cluster.dir / "instance-on-redis-cluster.log").read_text(errors="replace"))
         yield f"http://127.0.0.1:{port}"
     finally:
         proc.terminate()

@@ -23,7 +23,7 @@ import redis
 import config as config_module
 import db
 from store.auth import make_token
-from tests.helpers import P, free_port
+from tests.helpers import P, free_port, wait_until_answers
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 SECRET = "fault-test-secret-of-enough-length"
@@ -153,18 +153,9 @@ def start_server(db_url, redis_url, *args, **env_extra):
     proc = subprocess.Popen([sys.executable, "server.py", *args], cwd=ROOT, env=env,
                             stdout=log_file, stderr=subprocess.STDOUT, text=True)
     proc.log_file = log_file
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as answer:
-                if answer.status == 200 and len(workers_of(proc.pid)) >= _workers(args):
-                    return proc, port
-        except OSError:
-            if proc.poll() is not None:
-                raise AssertionError(server_log(proc))
-        time.sleep(0.1)
-    proc.kill()
-    raise AssertionError("server did not start")
+    wait_until_answers(f"http://127.0.0.1:{port}/readyz", proc, timeout=90,
+                       ready=lambda: len(workers_of(proc.pid)) >= _workers(args), output=lambda: server_log(proc))
+    return proc, port
 
 
 def get_status(port, path):
