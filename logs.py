@@ -127,6 +127,7 @@ _second = [None, ""]  # the last whole second formatted, and its text
 
 
 ACCESS_MESSAGE = "%d %s %s %.1fms"  # status, method, path, milliseconds
+_LINE_ENCODER = json.JSONEncoder(ensure_ascii=False)  # made once: json.dumps with options makes one per call
 
 
 def access_fields(status, method, path, ms, client) -> dict:
@@ -140,10 +141,9 @@ def access_line(message, fields, request_id=None, now=None) -> str:
     second = int(now)
     if _second[0] != second:
         _second[:] = [second, time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second))]
-    return json.dumps({"time": f"{_second[1]},{int((now - second) * 1000):03d}", "level": "INFO",
-                       "logger": ACCESS_LOGGER, "process": os.getpid(), "message": message, **fields,
-                       "request_id": current_request_id.get() or "-" if request_id is None else request_id},
-                      ensure_ascii=False)
+    return _LINE_ENCODER.encode({"time": f"{_second[1]},{int((now - second) * 1000):03d}", "level": "INFO",
+                                 "logger": ACCESS_LOGGER, "process": os.getpid(), "message": message, **fields,
+                                 "request_id": current_request_id.get() or "-" if request_id is None else request_id})
 
 
 def _writes_access_lines_directly() -> bool:

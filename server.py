@@ -170,6 +170,14 @@ class DrainingHTTPServer(tornado.httpserver.HTTPServer):
         self.request_conns = {}  # server connection -> the HTTP1Connection reading its next request
         self.idle_since = {}     # server connection -> when it last finished a response (absent: busy)
 
+    def handle_stream(self, stream, address):
+        # Tornado turns Nagle's algorithm off at the end of every answer and on again once it is
+        # written: two setsockopt calls a request. Every answer is written in one go, so Nagle
+        # has nothing to gather: it is turned off once, for the whole connection.
+        stream.set_nodelay(True)
+        stream.set_nodelay = _leave_nodelay_on
+        super().handle_stream(stream, address)
+
     def start_request(self, server_conn, request_conn):
         self.request_conns[server_conn] = request_conn
         self.idle_since[server_conn] = time.monotonic()
@@ -195,6 +203,10 @@ class DrainingHTTPServer(tornado.httpserver.HTTPServer):
     @property
     def open_connections(self):
         return len(self._connections)
+
+
+def _leave_nodelay_on(value):
+    pass
 
 
 def has_unread_bytes(stream):

@@ -487,3 +487,26 @@ async def test_a_frozen_redis_in_the_limiter_lets_requests_through(services, tmp
         server.terminate()
         server.wait(10)
         await client.aclose()
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_nagle_stays_off_on_a_keep_alive_connection_and_answers_are_whole(app, services):
+    """Tornado turns TCP_NODELAY on for the end of every answer and off after it (two setsockopt
+    calls a request); our server sets it once per connection and leaves it."""
+    import re
+    import socket
+    http, port = await serve_app(app, services.config)
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)  # one keep-alive connection
+    try:
+        for _ in range(3):
+            writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = int(re.search(rb"Content-Length: (\d+)", head).group(1))
+            assert json.loads(await reader.readexactly(length)) == {"code": 200, "data": {"status": "alive"}}
+            await asyncio.sleep(0.05)  # the server has finished the request: Tornado would have reset it
+            [conn] = http._connections
+            assert conn.stream.socket.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+    finally:
+        writer.close()
+        http.stop()
+        await http.close_all_connections()
