@@ -115,8 +115,8 @@ def include_fragments(text) -> str:
 def load_queries():
     """Every named query of sql/*.sql, fragments included (include_fragments)."""
     # each file from its first query on (its heading comment would end the file before it)
-    text = "\n\n".join("-- name:" + path.read_text(encoding="utf-8").partition("-- name:")[2]
-                       for path in sorted(SQL_DIR.glob("*.sql")))
+    texts = [path.read_text(encoding="utf-8") for path in sorted(SQL_DIR.glob("*.sql"))]
+    text = "\n\n".join("-- name:" + text.partition("-- name:")[2] for text in texts if "-- name:" in text)
     return aiosql.from_str(include_fragments(text), "aiomysql", mandatory_parameters=False)
 
 
