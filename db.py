@@ -131,8 +131,10 @@ async def rows(gen):
 
 def connect_kwargs(target, *, connect_timeout=None, statement_timeout=None):
     # UTC everywhere in the database, whatever the server's zone; and a server-side time limit on
-    # every statement, so that a slow one is stopped (and rolled back) by MariaDB itself
-    init = "SET time_zone='+00:00'"
+    # every statement, so that a slow one is stopped (and rolled back) by MariaDB itself.
+    # JSON_ARRAYAGG (an order's lines, as JSON) is cut at group_concat_max_len, 1 MB by default:
+    # an order of a few thousand lines would come out as broken JSON. 16 MB, one packet's worth.
+    init = "SET time_zone='+00:00', group_concat_max_len=16777216"
     if statement_timeout:
         init += f", SESSION max_statement_time={float(statement_timeout)}"
     return dict(host=target.host, port=target.port, user=target.user, password=target.password,

@@ -3,6 +3,7 @@
 checked against values written out by hand — money to 2 places, times in Shanghai time (cut, not
 rounded), sale attributes in their SPU's order, fields that only some statuses have, and names that
 JSON must escape."""
+import json
 from datetime import datetime
 from decimal import Decimal
 
@@ -121,3 +122,27 @@ async def test_the_merchant_sees_the_buyers_view_and_every_payment_and_shipping_
     assert body["data"] == {"orders": expected, "total": 4, "page": 1, "page_size": 20}
     _, detail = await api.get("/v1/admin/orders/2026030200320003", headers=ADMIN)
     assert detail["data"] == dict(expected[1], payment_events=[], refunds=[])
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_an_order_of_thousands_of_lines_is_listed_whole(api, shop):
+    """Each order's lines are one JSON_ARRAYAGG, which MariaDB cuts at group_concat_max_len (1 MB
+    unless the connection raises it): 3000 lines of long names would have been broken JSON."""
+    user = await shop.user()
+    async with shop.pool.acquire() as conn:
+        spu_id = await Q.create_spu(conn, name=shop.unique("spu"), caption="")
+        async with conn.cursor() as cur:
+            await cur.executemany(
+                "INSERT INTO sku (spu_id, name, caption, price, stock, is_launched, default_image_url) "
+                "VALUES (%s, %s, '', 1.00, 10, 1, 'img/long-enough-to-count.svg')",
+                [(spu_id, f"{n:05d}" + "长" * 59) for n in range(3000)])
+            await cur.execute("SELECT id FROM sku WHERE spu_id = %s ORDER BY id", (spu_id,))
+            sku_ids = [row[0] for row in await cur.fetchall()]
+    day = datetime(2026, 3, 1, 16, 30, 45)
+    await make_order(shop, user, "2026030200300009", day, [])
+    await shop.execute("INSERT INTO order_goods (order_id, sku_id, count, price) SELECT %s, id, 1, 1.00 "
+                       "FROM sku WHERE spu_id = %s", "2026030200300009", spu_id)
+    _, body = await api.get(P, params={"status": 1}, token=user["token"])
+    [order] = body["data"]["orders_list"]
+    assert [line["id"] for line in order["order_sku"]] == sku_ids
+    assert len(json.dumps(order["order_sku"], ensure_ascii=False).encode()) > 1024 * 1024
