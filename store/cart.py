@@ -8,13 +8,21 @@ from store.catalog import load_skus
 from store.errors import UNKNOWN_SKU, BusinessError, OutOfStock, bad_params
 
 MAX_COUNT_PER_ITEM = 99
+# Kinds of item (SKUs) a cart holds, as real stores cap it: without a cap a bot's cart, and so
+# its orders, could hold thousands of lines (a statement and an order-list entry each as large).
+MAX_CART_ITEMS = 200
 
-# Add `delta` to one item atomically, capped: returns the new count, or -1 when over the cap.
+# Add `delta` to one item atomically, capped: returns the new count, -1 when over the count's cap,
+# -2 when the item is new and the cart already holds MAX_CART_ITEMS kinds.
 # (A read-modify-write in Python could lose one of two concurrent adds.)
 _ADD_SCRIPT = """
 local raw = redis.call('HGET', KEYS[1], ARGV[1])
 local item = {count = 0, selected = 1}
-if raw then item = cjson.decode(raw) end
+if raw then
+  item = cjson.decode(raw)
+elseif redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[5]) then
+  return -2
+end
 local new = tonumber(item['count']) + tonumber(ARGV[2])
 if new > tonumber(ARGV[3]) then return -1 end
 if new < 1 then new = 1 end
@@ -102,7 +110,10 @@ def check_can_sell(sku, sku_id, count):
 async def add_item(redis, user_id, sku, count, *, select=True):
     """Add `count` to the item (negative: remove some, never below 1); capped by stock and the limit."""
     cap = min(MAX_COUNT_PER_ITEM, sku["stock"])
-    new = await redis.eval(_ADD_SCRIPT, 1, cart_key(user_id), sku["id"], count, cap, "1" if select else "0")
+    new = await redis.eval(_ADD_SCRIPT, 1, cart_key(user_id), sku["id"], count, cap, "1" if select else "0",
+                           MAX_CART_ITEMS)
+    if new == -2:
+        raise bad_params(f"购物车最多放{MAX_CART_ITEMS}种商品")
     if new == -1:
         if cap < MAX_COUNT_PER_ITEM:
             raise OutOfStock(sku["id"])

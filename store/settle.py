@@ -85,6 +85,8 @@ def selected_items(items) -> dict:
 
 
 def checked_counts(wanted) -> dict:
+    if len(wanted) > cart.MAX_CART_ITEMS:  # a cart filled before the cap existed
+        raise BusinessError(NOTHING_TO_SETTLE, f"一次最多结算{cart.MAX_CART_ITEMS}种商品")
     for sid, count in wanted.items():
         if not 1 <= count <= MAX_BUY_NUM:
             raise BusinessError(NOTHING_TO_SETTLE, f"商品[{sid}]的购买数量应在1到{MAX_BUY_NUM}之间")

@@ -5,6 +5,7 @@ import pymysql
 
 from db import Q
 from store.auth import HASH_SLOTS, check_password_async, hash_password, hash_password_async, make_token
+from store import cart
 from store.cart import MAX_COUNT_PER_ITEM, cart_key
 from store.catalog import load_skus
 from store.errors import BAD_LOGIN, USERNAME_TAKEN, BusinessError
@@ -58,16 +59,19 @@ async def user_id_of(services, username):
     return user_id
 
 
-# Per SKU the larger of the two counts, selected (as the original store merged); returns the cart's size.
+# Per SKU the larger of the two counts, selected (as the original store merged); a kind the cart
+# does not hold yet only while it holds fewer than ARGV[1] (MAX_CART_ITEMS); returns the cart's size.
 _MERGE_OFFLINE_CART_SCRIPT = """
-for i = 1, #ARGV, 2 do
+for i = 2, #ARGV, 2 do
   local count = tonumber(ARGV[i + 1])
   local raw = redis.call('HGET', KEYS[1], ARGV[i])
   if raw then
     local held = tonumber(cjson.decode(raw)['count'])
     if held and held > count then count = held end
   end
-  redis.call('HSET', KEYS[1], ARGV[i], cjson.encode({count = count, selected = 1}))
+  if raw or redis.call('HLEN', KEYS[1]) < tonumber(ARGV[1]) then
+    redis.call('HSET', KEYS[1], ARGV[i], cjson.encode({count = count, selected = 1}))
+  end
 end
 return redis.call('HLEN', KEYS[1])
 """
@@ -76,10 +80,11 @@ return redis.call('HLEN', KEYS[1])
 async def merge_offline_cart(services, username, items: dict) -> int:
     """At login, the cart the original pages kept in the browser ({sku_id: count}) joins the buyer's
     cart: SKUs on sale only, each count capped by stock and the per-item limit. Returns how many
-    items the cart holds (the login answer's `len`)."""
+    items the cart holds (the login answer's `len`). A full cart (MAX_CART_ITEMS kinds) takes no
+    new kind: a login never fails for it."""
     user_id = await user_id_of(services, username)
     skus = await load_skus(services, items) if items else {}
-    args = []
+    args = [cart.MAX_CART_ITEMS]
     for sku_id, count in items.items():
         sku = skus.get(sku_id)
         if sku and sku["is_launched"] and sku["stock"] > 0:

@@ -95,3 +95,37 @@ async def test_concurrent_adds_are_not_lost(api, shop):
                            for _ in range(20)])
     _, body = await api.get(path, token=user["token"])
     assert body["data"][0]["count"] == 20
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_a_cart_holds_at_most_200_kinds_of_item(api, services, shop, monkeypatch):
+    """A real store caps the cart; without a cap a bot's orders could hold thousands of lines.
+    A full cart still takes more of what it holds; a login's offline cart adds no new kind to it;
+    an over-full cart (filled before the cap) settles nothing and changes nothing."""
+    from store import cart
+    monkeypatch.setattr(cart, "MAX_CART_ITEMS", 3)  # the rule, on a small cart
+    user = await shop.user()
+    skus = [await shop.sku(stock=50) for _ in range(5)]
+    path, tok = f"/v1/carts/{user['username']}", user["token"]
+    for sku in skus[:3]:
+        _, body = await api.post(path, json_body={"sku_id": sku, "count": 1}, token=tok)
+        assert body["code"] == 200
+    status, full = await api.post(path, json_body={"sku_id": skus[3], "count": 1}, token=tok)
+    assert (status, full["code"]) == (400, 30102) and "3种" in full["errmsg"]
+    _, more = await api.post(path, json_body={"sku_id": skus[0], "count": 2}, token=tok)
+    assert {i["id"]: i["count"] for i in more["data"]} == {skus[0]: 3, skus[1]: 1, skus[2]: 1}
+
+    _, login = await api.post("/v1/tokens", json_body={
+        "username": user["username"], "password": "secret123",
+        "cart": [{"id": str(skus[4]), "count": "2"}, {"id": str(skus[1]), "count": "5"}]})
+    assert login["code"] == 200 and login["data"]["len"] == 3
+    held = {int(k): json.loads(v)["count"] for k, v in (await services.redis.hgetall(f"cart_{user['id']}")).items()}
+    assert held == {skus[0]: 3, skus[1]: 5, skus[2]: 1}
+
+    await shop.put_in_cart(user, skus[3], 1)  # four kinds, as a cart filled before the cap could be
+    status, refused = await api.post("/v1/orders/processing/", json_body={
+        "status": 0, "settlement_type": 0, "address_id": user["address_id"]}, token=tok)
+    assert refused["code"] == 50101 and "3种" in refused["errmsg"]
+    assert (await shop.fetchone("SELECT COUNT(*) AS n FROM order_info"))["n"] == 0
+    assert {s: (await shop.fetchone("SELECT stock FROM sku WHERE id=%s", s))["stock"] for s in skus} == \
+        {s: 50 for s in skus}
