@@ -28,7 +28,7 @@ class AdminOrderListHandler(AdminHandler):
         page = self.query_int("page", required=False, default=1, minimum=1, maximum=100000)
         page_size = self.query_int("page_size", required=False, default=20, minimum=1, maximum=100)
         page_data = await order_list.list_all_orders(self.services, status, page, page_size)
-        self.ok_with_json(views.merchant_order_page_json(page_data).encode())
+        self.ok_with_json(views.order_page_json(page_data, orders_field="orders").encode())
 
 
 class AdminOrderHandler(AdminHandler):

@@ -100,16 +100,11 @@ def confirmation(c) -> dict:
 # (sql/fragments/listed_order_json.sql and merchant_order_json.sql): a page costs no row parsing
 # and no shaping here. The pages around them:
 
-def order_page_json(page) -> str:
-    """GET status=1: one page of the buyer's orders, as JSON text."""
-    return '{"orders_list":[%s],"total":%d,"page":%d,"page_size":%d}' % (
-        ",".join(page["orders"]), page["total"], page["page"], page["page_size"])
-
-
-def merchant_order_page_json(page) -> str:
-    """GET /v1/admin/orders: one page of every buyer's orders, as JSON text."""
-    return '{"orders":[%s],"total":%d,"page":%d,"page_size":%d}' % (
-        ",".join(page["orders"]), page["total"], page["page"], page["page_size"])
+def order_page_json(page, orders_field="orders_list") -> str:
+    """One page of orders as JSON text: the buyer's list (GET status=1, `orders_list`) or, with
+    `orders_field="orders"`, the merchant's (GET /v1/admin/orders)."""
+    return '{"%s":[%s],"total":%d,"page":%d,"page_size":%d}' % (
+        orders_field, ",".join(page["orders"]), page["total"], page["page"], page["page_size"])
 
 
 def merchant_order_detail(detail) -> dict:

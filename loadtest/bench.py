@@ -109,7 +109,7 @@ def main(argv=None):
                    "--redis-url", args.redis, "--jwt-secret", secret,
                    "--sandbox-url", f"http://127.0.0.1:{args.sandbox_port}",
                    "--json", str(OUT / f"{name}.json")] + extra
-            for pid in dict.fromkeys([service.pid] + workers):  # one process (--processes 1) is counted once
+            for pid in [service.pid] + workers:  # the same process twice (--processes 1): CpuMeter counts it once
                 cli += ["--service-pid", str(pid)]
             spies = []
             if args.profile and name != "ceiling":

@@ -6,7 +6,6 @@ import pymysql
 from db import Q
 from store.auth import HASH_SLOTS, check_password_async, hash_password, hash_password_async, make_token
 from store import cart
-from store.cart import MAX_COUNT_PER_ITEM, cart_key
 from store.catalog import load_skus
 from store.errors import BAD_LOGIN, USERNAME_TAKEN, BusinessError
 
@@ -88,5 +87,5 @@ async def merge_offline_cart(services, username, items: dict) -> int:
     for sku_id, count in items.items():
         sku = skus.get(sku_id)
         if sku and sku["is_launched"] and sku["stock"] > 0:
-            args += [sku_id, min(count, sku["stock"], MAX_COUNT_PER_ITEM)]
-    return await services.redis.eval(_MERGE_OFFLINE_CART_SCRIPT, 1, cart_key(user_id), *args)
+            args += [sku_id, min(count, sku["stock"], cart.MAX_COUNT_PER_ITEM)]
+    return await services.redis.eval(_MERGE_OFFLINE_CART_SCRIPT, 1, cart.cart_key(user_id), *args)
