@@ -4,6 +4,7 @@ Redis holds only the buyer's intent; prices, names and stock always come from th
 """
 import json
 
+from store.batching import pipelined
 from store.catalog import load_skus
 from store.errors import UNKNOWN_SKU, BusinessError, OutOfStock, bad_params
 
@@ -89,8 +90,8 @@ return {fields, marks}
 async def read_cart_and_marks(redis, user_id, mark_prefix) -> tuple[dict, set]:
     """(the cart as read_cart gives it, the ids of its SKUs whose key `mark_prefix<id>` exists).
     One Redis server only (see the script)."""
-    # EVALSHA: the script's text crosses the network once per server, not on every create
-    fields, marks = await redis.register_script(_CART_AND_MARKS_SCRIPT)(keys=[cart_key(user_id)], args=[mark_prefix])
+    # with the other requests' commands of this turn (a flash sale's sold-out answers each make one)
+    fields, marks = await pipelined(redis).run_script(_CART_AND_MARKS_SCRIPT, [cart_key(user_id)], [mark_prefix])
     flat = dict(zip(fields[::2], fields[1::2]))
     marked = set()
     for field, mark in zip(fields[::2], marks):

@@ -19,7 +19,7 @@ import pymysql
 from db import Q, is_duplicate_key, read_fragment, rows, run_compound_transaction
 from redis_client import is_cluster_client
 from store import cart
-from store.batching import Batcher
+from store.batching import Batcher, pipelined
 from store.catalog import skus_by_id
 from store.clock import SHANGHAI, shanghai_time_text, utcnow
 from store.errors import BAD_ADDRESS, UNKNOWN_SKU, BusinessError, NotOnSale, OutOfStock, PurchaseLimitReached
@@ -264,9 +264,8 @@ return 1
 async def _clean_up(redis, user_id, bought_sku_ids):
     fields = [str(sku_id) for sku_id in bought_sku_ids]
     if not is_cluster_client(redis):
-        script = redis.register_script(_CLEAN_UP_SCRIPT)
-        await script(keys=[cart.cart_key(user_id), orders_version_key(user_id)],
-                     args=[new_orders_version(), ORDERS_VERSION_TTL, *fields])
+        await pipelined(redis).run_script(_CLEAN_UP_SCRIPT, [cart.cart_key(user_id), orders_version_key(user_id)],
+                                          [new_orders_version(), ORDERS_VERSION_TTL, *fields])
         return
     async with redis.pipeline(transaction=False) as pipe:
         if fields:

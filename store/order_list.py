@@ -13,6 +13,7 @@ import secrets
 from redis.client import NEVER_DECODE
 
 from db import Q, after_commit, rows
+from store.batching import pipelined
 
 LIST_CACHE_TTL = 60
 ORDERS_VERSION_TTL = 24 * 3600
@@ -97,9 +98,10 @@ async def cached_page(redis, user_id, order_status, page, page_size) -> tuple[by
 
     Read the version BEFORE the database: a change committed meanwhile replaces it, so a page
     stored under it can only be served if nothing changed since. The page comes back undecoded:
-    it is written to the buyer as it is (no UTF-8 decoding and encoding again).
+    it is written to the buyer as it is (no UTF-8 decoding and encoding again). Sent with the
+    other requests' commands of this turn (store/batching.py).
     """
-    version, cached = await redis.execute_command(
+    version, cached = await pipelined(redis).execute_command(
         "MGET", orders_version_key(user_id), order_list_key(user_id, order_status, page, page_size),
         **{NEVER_DECODE: True})
     if version is None:  # first read, or the key was lost: start a version (another reader may win)
@@ -114,4 +116,5 @@ async def cached_page(redis, user_id, order_status, page, page_size) -> tuple[by
 
 
 async def cache_page(redis, user_id, order_status, page, page_size, version, text):
-    await redis.set(order_list_key(user_id, order_status, page, page_size), f"{version}|{text}", ex=LIST_CACHE_TTL)
+    await pipelined(redis).execute_command("SET", order_list_key(user_id, order_status, page, page_size),
+                                           f"{version}|{text}", "EX", LIST_CACHE_TTL)
