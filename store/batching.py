@@ -65,7 +65,28 @@ class Batcher:
                     future.set_result(found.get(key))
 
 
-class AutoPipeline:
+class Unbatched:
+    """Each command sent on its own: what pipelined() gives for a Redis Cluster client (a cluster
+    pipeline splits commands by node and knows no scripts that read keys it was not told of), and
+    the base of AutoPipeline."""
+
+    def __init__(self, client):
+        self.client = client
+
+    async def execute_command(self, *args, **options):
+        return await self.client.execute_command(*args, **options)
+
+    async def run_script(self, script: str, keys, args):
+        """EVALSHA of `script` (its text crosses the network once per server), EVAL if Redis does
+        not know it yet (a new or restarted server)."""
+        sha = _sha1_of(script)
+        try:
+            return await self.execute_command("EVALSHA", sha, len(keys), *keys, *args)
+        except redis.exceptions.NoScriptError:
+            return await self.execute_command("EVAL", script, len(keys), *keys, *args)
+
+
+class AutoPipeline(Unbatched):
     """Commands of one Redis client asked in one turn of the event loop, sent as one pipeline.
 
     The first command of a turn leads: it yields the turn once, so that the other requests woken
@@ -81,7 +102,7 @@ class AutoPipeline:
     """
 
     def __init__(self, client):
-        self.client = client
+        super().__init__(client)
         self.batch = None       # [(args, options, future)] of this turn, the leader's first
         self.running = set()    # the batches' tasks, referenced until done
 
@@ -100,20 +121,11 @@ class AutoPipeline:
             raise
         self._close(batch)
         if len(batch) == 1:
-            return await self.client.execute_command(*args, **options)
+            return await super().execute_command(*args, **options)
         own = asyncio.get_running_loop().create_future()
         batch[0] = (args, options, own)
         self._spawn(batch)
         return await own
-
-    async def run_script(self, script: str, keys, args):
-        """EVALSHA of `script` (its text crosses the network once per server), EVAL if Redis does
-        not know it yet (a new or restarted server)."""
-        sha = _sha1_of(script)
-        try:
-            return await self.execute_command("EVALSHA", sha, len(keys), *keys, *args)
-        except redis.exceptions.NoScriptError:
-            return await self.execute_command("EVAL", script, len(keys), *keys, *args)
 
     def _close(self, batch):
         if self.batch is batch:
@@ -146,20 +158,6 @@ class AutoPipeline:
                 future.set_exception(result)
             else:
                 future.set_result(result)
-
-
-class Unbatched:
-    """What pipelined() gives for a Redis Cluster client: each command sent on its own (a cluster
-    pipeline splits commands by node and knows no scripts that read keys it was not told of)."""
-
-    def __init__(self, client):
-        self.client = client
-
-    async def execute_command(self, *args, **options):
-        return await self.client.execute_command(*args, **options)
-
-    async def run_script(self, script: str, keys, args):
-        return await self.client.register_script(script)(keys=keys, args=args)
 
 
 _PIPELINES = weakref.WeakKeyDictionary()  # Redis client -> its AutoPipeline

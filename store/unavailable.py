@@ -24,6 +24,9 @@ REDIS_UNAVAILABLE = (redis.ConnectionError, redis.TimeoutError, redis.exceptions
                      redis.exceptions.SlotNotCoveredError)
 
 
+CLIENT_PACKAGES = ("redis", "aiomysql")  # the client libraries whose connections raised_inside_a_client knows
+
+
 def raised_inside_a_client(exc) -> bool:
     """A connection torn down under a command, seen from inside a client library rather than as
     its own error, is the outage, not our bug:
@@ -45,9 +48,6 @@ def raised_inside_a_client(exc) -> bool:
         return f"{os.sep}redis{os.sep}" in files[-1]
     return "handler is closed" in str(exc) and any(
         f"{os.sep}{package}{os.sep}" in name for name in files for package in CLIENT_PACKAGES)
-
-
-CLIENT_PACKAGES = ("redis", "aiomysql")
 
 
 # what a best-effort Redis step may meet (it is logged and skipped): any Redis error, and the

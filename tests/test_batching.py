@@ -4,7 +4,6 @@ with that key made, with one query for many of them. Then the Redis commands of 
 one pipeline: each caller gets its own answer or error, whoever else shared the round trip."""
 import asyncio
 import hashlib
-import socket
 import uuid
 
 import pymysql
@@ -16,7 +15,7 @@ from redis.client import NEVER_DECODE
 from store import create_order as create_order_module
 from store.batching import Batcher, pipelined
 from store.create_order import order_with_key
-from tests.helpers import P, buy_now
+from tests.helpers import P, buy_now, free_port
 
 
 class CountingFetch:
@@ -177,10 +176,7 @@ async def test_a_commands_error_reaches_only_its_caller_and_a_lost_server_every_
     assert isinstance(answers[0], redis.exceptions.ResponseError) and "WRONGTYPE" in str(answers[0])
     assert answers[1] == "not a hash"
 
-    with socket.socket() as probe:  # a port nothing listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    gone = redis.asyncio.Redis(port=port, socket_connect_timeout=1, decode_responses=True)
+    gone = redis.asyncio.Redis(port=free_port(), socket_connect_timeout=1, decode_responses=True)  # nothing listens
     answers = await asyncio.gather(*[pipelined(gone).execute_command("GET", k) for k in "abc"],
                                    return_exceptions=True)
     assert [type(a) for a in answers] == [redis.exceptions.ConnectionError] * 3
